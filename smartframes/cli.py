@@ -1,0 +1,157 @@
+"""The ``smartframes`` command: parses arguments and calls the Python API, nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from . import __version__
+from .errors import SmartframesError
+
+DEVICES = ("cpu", "cuda")
+
+
+def _add_spec_args(p: argparse.ArgumentParser) -> None:
+    from .features import FeatureSpec
+
+    d = FeatureSpec()
+    g = p.add_argument_group("feature spec (stored with the store; a resumed run must use the same)")
+    g.add_argument("--light-resolution", type=int, default=d.light_resolution,
+                   help=f"input size of the light backbone (default {d.light_resolution}; native 224)")
+    g.add_argument("--expensive-resolution", type=int, default=d.expensive_resolution,
+                   help=f"input size of the expensive backbone (default {d.expensive_resolution}, native)")
+    g.add_argument("--no-expensive", action="store_true",
+                   help="skip the expensive backbone (when you bring your own oracle)")
+    g.add_argument("--every", type=int, default=d.every, help="candidate frames: every k-th frame (default 1)")
+    g.add_argument("--max-candidates", type=int, default=d.max_candidates,
+                   help="candidate frames: at most M per video, spread evenly (default: no cap)")
+
+
+def _spec_from_args(args):
+    from .features import FeatureSpec
+
+    return FeatureSpec(
+        light_resolution=args.light_resolution,
+        expensive_backbone=None if args.no_expensive else FeatureSpec().expensive_backbone,
+        expensive_resolution=args.expensive_resolution,
+        every=args.every,
+        max_candidates=args.max_candidates,
+    )
+
+
+def cmd_extract(args) -> int:
+    from .extract import extract_dataset
+
+    summary = extract_dataset(
+        args.dataset, args.store, _spec_from_args(args), device=args.device,
+        batch_size=args.batch_size, retry_failed=args.retry_failed, progress=not args.quiet,
+    )
+    print(summary.line())
+    if summary.store_done == 0:
+        print(f"smartframes: error: {args.store}: no video could be processed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_probe(args) -> int:
+    from .video import VideoError, probe
+
+    status = 0
+    for path in args.videos:
+        try:
+            info = probe(path)
+        except VideoError as e:
+            print(f"smartframes: error: {e}", file=sys.stderr)
+            status = 1
+            continue
+        if args.json:
+            print(json.dumps(asdict(info)))
+        else:
+            print(f"{info.path}: {info.frame_count} frames, {info.fps:.3f} fps, {info.duration:.2f} s, "
+                  f"{info.width}x{info.height}, {info.codec}" + (f", rotated {info.rotation}" if info.rotation else ""))
+    return status
+
+
+def cmd_demo(args) -> int:
+    from .features import FeatureSpec
+    from .extract import extract_dataset
+
+    out = Path(args.out)
+    clips = Path(args.data) if args.data else None
+    if clips is None or not clips.exists():
+        print(
+            "smartframes demo: the built-in benchmark generator and the selector are not built yet, "
+            "so there is nothing to train or evaluate. Pass --data with a labelled folder or CSV to "
+            "run the part that exists (feature extraction)."
+        )
+        return 0
+    print(f"smartframes demo: extracting features of {clips} into {out / 'store'} "
+          "(training, evaluation and the report are not built yet)")
+    summary = extract_dataset(clips, out / "store", FeatureSpec(max_candidates=args.max_candidates),
+                              device=args.device, progress=not args.quiet)
+    print(summary.line())
+    return 0 if summary.store_done else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smartframes",
+        description="SMART frame selection for action recognition: score every frame cheaply, "
+        "classify only the best n with an expensive model.",
+    )
+    parser.add_argument("--version", action="version", version=f"smartframes {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("extract", help="compute per-frame features of a labelled dataset into a store",
+                       description="Decode every video of DATASET, compute light (Lite0 + GloVe) and "
+                       "expensive (Lite2) per-frame features, and store them. Re-running resumes.")
+    p.add_argument("dataset", help="folder with one sub-folder per class, or CSV with header path,label[,split]")
+    p.add_argument("--store", required=True, help="store directory (created or resumed)")
+    p.add_argument("--device", choices=DEVICES, default="cpu")
+    p.add_argument("--batch-size", type=int, default=32, help="frames per forward pass (default 32)")
+    p.add_argument("--retry-failed", action="store_true", help="try again videos that failed before")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_spec_args(p)
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("probe", help="print frame count, fps, duration and size of videos")
+    p.add_argument("videos", nargs="+")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("demo", help="run the main job end to end on the built-in benchmark")
+    p.add_argument("--out", default="smartframes-demo", help="output directory (default smartframes-demo)")
+    p.add_argument("--data", default=None, help="a labelled folder or CSV to run on")
+    p.add_argument("--max-candidates", type=int, default=16)
+    p.add_argument("--device", choices=DEVICES, default="cpu")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "batch_size", 1) < 1:
+        parser.error("--batch-size must be >= 1")
+    try:
+        return args.func(args)
+    except SmartframesError as e:
+        if args.verbose:
+            raise
+        print(f"smartframes: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("smartframes: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""Per-frame features: the selector's light input and the expensive backbone's embeddings.
+
+Light feature of a frame (paper, "Feature Representation"): the EfficientNet-Lite0 pooled
+embedding (1280) concatenated with the mean GloVe vector (50) of the frame's top-10 ImageNet class
+names. Expensive feature: the EfficientNet-Lite2 pooled embedding (1280) of the same frame, from
+which a classifier head (trained later) gives the oracle and the final prediction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from . import video
+from .backbones import BACKBONES, centre_crop, load_backbone, to_input
+from .errors import SmartframesError
+from .words import GLOVE_DIM, GLOVE_NAME, class_vectors
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything that determines a video's stored features; a store holds one spec."""
+
+    light_backbone: str = "efficientnet_lite0"
+    light_resolution: int = 160
+    glove: str = GLOVE_NAME
+    top_k_words: int = 10
+    expensive_backbone: str | None = "efficientnet_lite2"
+    expensive_resolution: int = 260
+    every: int = 1  # candidate frames: every k-th decoded frame ...
+    max_candidates: int | None = None  # ... then at most M of those, spread evenly
+
+    def __post_init__(self):
+        for name in (self.light_backbone, self.expensive_backbone):
+            if name is not None and name not in BACKBONES:
+                raise SmartframesError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+        if self.light_resolution < 32 or self.expensive_resolution < 32:
+            raise SmartframesError("resolutions must be at least 32 pixels")
+        if self.every < 1:
+            raise SmartframesError(f"--every must be >= 1, got {self.every}")
+        if self.max_candidates is not None and self.max_candidates < 1:
+            raise SmartframesError(f"--max-candidates must be >= 1, got {self.max_candidates}")
+        if not 1 <= self.top_k_words <= 1000:
+            raise SmartframesError(f"top_k_words must be in 1..1000, got {self.top_k_words}")
+
+    @property
+    def visual_dim(self) -> int:
+        return BACKBONES[self.light_backbone].embed_dim
+
+    @property
+    def light_dim(self) -> int:
+        """Width of the selector's input X_i: visual embedding + GloVe mean."""
+        return self.visual_dim + GLOVE_DIM
+
+    @property
+    def expensive_dim(self) -> int | None:
+        return None if self.expensive_backbone is None else BACKBONES[self.expensive_backbone].embed_dim
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise SmartframesError(f"feature spec has unknown fields: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def diff(self, other: "FeatureSpec") -> list[str]:
+        """Human-readable list of fields that differ, e.g. ``["light_resolution: 160 != 224"]``."""
+        a, b = asdict(self), asdict(other)
+        return [f"{k}: {a[k]} != {b[k]}" for k in a if a[k] != b[k]]
+
+
+def candidate_indices(frame_count: int, every: int = 1, max_candidates: int | None = None) -> np.ndarray:
+    """Frame indices a video is scored on.
+
+    Every ``every``-th frame is a candidate; if more than ``max_candidates`` remain, that many are
+    kept at the centres of equal segments (TSN-style), so they spread over the whole video.
+
+    Returns:
+        int64 ``(N,)``, strictly increasing.
+    """
+    pool = np.arange(0, max(frame_count, 0), every, dtype=np.int64)
+    if max_candidates is None or len(pool) <= max_candidates:
+        return pool
+    pick = np.floor((np.arange(max_candidates) + 0.5) * len(pool) / max_candidates).astype(np.int64)
+    return pool[pick]
+
+
+@dataclass
+class VideoFeatures:
+    """Features of one video's candidate frames, rows in time order."""
+
+    visual: np.ndarray  # (T, 1280) float32, light backbone embedding
+    glove: np.ndarray  # (T, 50) float32, mean GloVe vector of the top-k ImageNet class names
+    expensive: np.ndarray | None  # (T, 1280) float32, expensive backbone embedding
+    indices: np.ndarray  # (T,) int64 frame indices
+    times: np.ndarray  # (T,) float64 seconds
+    info: video.VideoInfo
+    lost: int  # candidate frames that could not be decoded
+
+    @property
+    def light(self) -> np.ndarray:
+        """The selector's input X, (T, 1330)."""
+        return np.concatenate([self.visual, self.glove], axis=1)
+
+
+class FeatureExtractor:
+    """Runs the light (and expensive) backbone on video frames.
+
+    Args:
+        spec: what to compute.
+        device: ``"cpu"``, ``"cuda"`` or a torch device.
+        batch_size: frames per forward pass.
+    """
+
+    def __init__(self, spec: FeatureSpec = FeatureSpec(), device: str = "cpu", batch_size: int = 32):
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise SmartframesError("--device cuda asked for, but torch sees no CUDA device")
+        self.spec = spec
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.light_spec = BACKBONES[spec.light_backbone]
+        self.light_model = load_backbone(spec.light_backbone, self.device)
+        self.expensive_spec = BACKBONES[spec.expensive_backbone] if spec.expensive_backbone else None
+        self.expensive_model = load_backbone(spec.expensive_backbone, self.device) if spec.expensive_backbone else None
+        vectors, known = class_vectors()
+        self.class_vectors = torch.as_tensor(vectors, device=self.device)  # (1000, 50)
+        self.class_known = torch.as_tensor(known, device=self.device)  # (1000,)
+
+    @property
+    def decode_sizes(self) -> list[int]:
+        """Short sides to scale frames to: one per backbone, before its centre crop."""
+        sizes = [self.light_spec.resize_short_side(self.spec.light_resolution)]
+        if self.expensive_spec is not None:
+            sizes.append(self.expensive_spec.resize_short_side(self.spec.expensive_resolution))
+        return sizes
+
+    @torch.inference_mode()
+    def light_features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 frames ``(B, H, W, 3)`` scaled to the light short side -> (visual (B, 1280),
+        glove (B, 50))."""
+        x = to_input(centre_crop(images, self.spec.light_resolution), self.light_spec, self.device)
+        emb = self.light_model.forward_features(x)  # (B, 1280)
+        logits = self.light_model.forward_head(emb)  # (B, 1000)
+        top = logits.topk(self.spec.top_k_words, dim=1).indices  # (B, k)
+        vecs = self.class_vectors[top]  # (B, k, 50)
+        weight = self.class_known[top].float().unsqueeze(-1)  # (B, k, 1)
+        glove = (vecs * weight).sum(1) / weight.sum(1).clamp_min(1.0)  # (B, 50)
+        return emb.float().cpu().numpy(), glove.float().cpu().numpy()
+
+    @torch.inference_mode()
+    def expensive_features(self, images: np.ndarray) -> np.ndarray:
+        """uint8 frames ``(B, H, W, 3)`` scaled to the expensive short side -> (B, 1280)."""
+        if self.expensive_model is None:
+            raise SmartframesError("this feature spec has no expensive backbone")
+        x = to_input(centre_crop(images, self.spec.expensive_resolution), self.expensive_spec, self.device)
+        return self.expensive_model.forward_features(x).float().cpu().numpy()
+
+    def batches(self, path, *, allow_partial: bool = True) -> Iterator[tuple[video.VideoInfo, list, list, list[np.ndarray]]]:
+        """Decode a video's candidate frames in batches: yields ``(info, indices, times, images)``
+        where ``images`` holds one uint8 ``(B, H, W, 3)`` array per :attr:`decode_sizes` entry."""
+        info = video.probe(path)
+        wanted = candidate_indices(info.frame_count, self.spec.every, self.spec.max_candidates)
+        if len(wanted) == 0:
+            raise video.VideoError(path, "no frames")
+        idx, times, rows = [], [], [[] for _ in self.decode_sizes]
+        for i, t, images in video.iter_frames(path, wanted, self.decode_sizes, allow_partial=allow_partial):
+            idx.append(i)
+            times.append(t)
+            for k, img in enumerate(images):
+                rows[k].append(img)
+            if len(idx) == self.batch_size:
+                yield info, idx, times, [np.stack(r) for r in rows]
+                idx, times, rows = [], [], [[] for _ in self.decode_sizes]
+        if idx:
+            yield info, idx, times, [np.stack(r) for r in rows]
+
+    def run_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Features of one decoded batch: (visual, glove, expensive or None)."""
+        visual, glove = self.light_features(images[0])
+        expensive = self.expensive_features(images[1]) if self.expensive_model is not None else None
+        return visual, glove, expensive
+
+    def extract(self, path, *, allow_partial: bool = True) -> VideoFeatures:
+        """Features of one video's candidate frames.
+
+        Args:
+            path: the video file.
+            allow_partial: keep the readable frames of a damaged file (``lost`` says how many
+                candidates were missing) instead of failing.
+
+        Raises:
+            VideoError: the video cannot be read (or is damaged and ``allow_partial`` is false).
+        """
+        parts = [
+            (info, idx, times, self.run_batch(images))
+            for info, idx, times, images in self.batches(path, allow_partial=allow_partial)
+        ]
+        return assemble(parts, self.spec, path)
+
+
+def assemble(parts: list, spec: FeatureSpec, path) -> VideoFeatures:
+    """Join per-batch results ``(info, indices, times, (visual, glove, expensive))`` of one video."""
+    if not parts:
+        raise video.VideoError(path, "no decodable frames")
+    info = parts[0][0]
+    indices = np.concatenate([np.asarray(p[1], np.int64) for p in parts])
+    times = np.concatenate([np.asarray(p[2], np.float64) for p in parts])
+    visual = np.concatenate([p[3][0] for p in parts])
+    glove = np.concatenate([p[3][1] for p in parts])
+    expensive = np.concatenate([p[3][2] for p in parts]) if spec.expensive_backbone else None
+    wanted = len(candidate_indices(info.frame_count, spec.every, spec.max_candidates))
+    return VideoFeatures(visual, glove, expensive, indices, times, info, max(0, wanted - len(indices)))

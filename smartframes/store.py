@@ -1,0 +1,295 @@
+"""The feature store: a SQLite catalog plus one safetensors file per video.
+
+Layout of a store directory::
+
+    catalog.sqlite             videos, labels, splits, probe facts, status, errors; the spec
+    features/<id>.safetensors  visual (T,1280), glove (T,50), expensive (T,1280), indices, times
+
+A feature file is written to a temporary name, flushed and renamed, then the catalog row is
+marked done in one transaction, so a killed run leaves either a finished video or a pending one
+(and at most a stale temporary file, removed on the next open).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from .errors import SmartframesError
+from .features import FeatureSpec, VideoFeatures
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS videos (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    label TEXT,
+    split TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',   -- pending | done | failed
+    error TEXT,
+    frame_count INTEGER,
+    fps REAL,
+    duration REAL,
+    width INTEGER,
+    height INTEGER,
+    candidates TEXT,                          -- JSON list of stored frame indices
+    lost INTEGER,
+    seconds REAL,
+    updated REAL
+);
+"""
+STATUSES = ("pending", "done", "failed")
+
+
+class StoreError(SmartframesError):
+    """A store that cannot be opened or does not match what was asked of it."""
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One catalog row."""
+
+    id: str
+    path: str
+    label: str | None
+    split: str | None
+    status: str
+    error: str | None
+    frame_count: int | None
+    fps: float | None
+    duration: float | None
+    width: int | None
+    height: int | None
+    candidates: list[int] | None
+    lost: int | None
+    seconds: float | None
+
+
+def video_id(path: str | os.PathLike) -> str:
+    """Stable id of a video: the first 16 hex digits of the SHA-1 of its resolved path."""
+    return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class FeatureStore:
+    """A directory of per-video features with its catalog.
+
+    Use :meth:`create_or_open` to start or resume extraction and :meth:`open` to read.
+    """
+
+    def __init__(self, root: str | os.PathLike, spec: FeatureSpec):
+        self.root = Path(root)
+        self.spec = spec
+        self.features_dir = self.root / "features"
+        self._db = _connect(self.root / "catalog.sqlite")
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> "FeatureStore":
+        """Open an existing store for reading (and for resuming)."""
+        root = Path(root)
+        catalog = root / "catalog.sqlite"
+        if not catalog.is_file():
+            raise StoreError(f"{root}: not a feature store (no catalog.sqlite); create one with `smartframes extract`")
+        db = _connect(catalog)
+        row = db.execute("SELECT value FROM meta WHERE key='spec'").fetchone()
+        db.close()
+        if row is None:
+            raise StoreError(f"{catalog}: catalog has no feature spec; the store is damaged")
+        try:
+            spec = FeatureSpec.from_dict(json.loads(row[0]))
+        except (ValueError, TypeError, SmartframesError) as e:
+            raise StoreError(f"{catalog}: unreadable feature spec ({e})") from None
+        return cls(root, spec)
+
+    @classmethod
+    def create_or_open(cls, root: str | os.PathLike, spec: FeatureSpec) -> "FeatureStore":
+        """Create a store with ``spec``, or open an existing one whose spec equals ``spec``.
+
+        Raises:
+            StoreError: the directory holds a store with a different spec, or is not writable.
+        """
+        root = Path(root)
+        if (root / "catalog.sqlite").is_file():
+            store = cls.open(root)
+            if store.spec != spec:
+                changes = "; ".join(store.spec.diff(spec))
+                raise StoreError(
+                    f"{root}: store was built with a different feature spec ({changes}); "
+                    "use a new --store directory or the store's settings"
+                )
+        else:
+            try:
+                (root / "features").mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"{root}: cannot create store ({e.strerror})") from None
+            store = cls(root, spec)
+            with store._db:
+                store._db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('spec', ?), ('created', ?)",
+                    (spec.to_json(), time.strftime("%Y-%m-%dT%H:%M:%S")),
+                )
+            store = cls.open(root)  # another process may have created it first
+            if store.spec != spec:
+                raise StoreError(f"{root}: store was created concurrently with a different feature spec")
+        store.features_dir.mkdir(exist_ok=True)
+        store.remove_stale_temporaries()
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- catalog -------------------------------------------------------------------------------
+
+    def add_videos(self, items) -> int:
+        """Catalog videos as pending (those already catalogued keep their status; their label and
+        split are updated). ``items`` have ``path``, ``label``, ``split``. Returns how many are new."""
+        before = self.count()
+        with self._db:
+            for it in items:
+                vid = video_id(it.path)
+                self._db.execute(
+                    "INSERT INTO videos (id, path, label, split, status, updated) VALUES (?, ?, ?, ?, 'pending', ?) "
+                    "ON CONFLICT(id) DO UPDATE SET label=excluded.label, split=excluded.split",
+                    (vid, str(Path(it.path).resolve()), it.label, it.split, time.time()),
+                )
+        return self.count() - before
+
+    def count(self, status: str | None = None) -> int:
+        if status is None:
+            return self._db.execute("SELECT COUNT(*) FROM videos").fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM videos WHERE status=?", (status,)).fetchone()[0]
+
+    def records(self, *, status: str | None = None, split: str | None = None) -> list[VideoRecord]:
+        """Catalog rows, ordered by path; filter by status and/or split."""
+        query, args = "SELECT * FROM videos WHERE 1=1", []
+        if status is not None:
+            query += " AND status=?"
+            args.append(status)
+        if split is not None:
+            query += " AND split=?"
+            args.append(split)
+        rows = self._db.execute(query + " ORDER BY path", args).fetchall()
+        return [_record(r) for r in rows]
+
+    def record(self, vid: str) -> VideoRecord:
+        row = self._db.execute("SELECT * FROM videos WHERE id=?", (vid,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.root}: no video with id {vid}")
+        return _record(row)
+
+    def classes(self) -> list[str]:
+        """Sorted labels of the catalogued videos."""
+        rows = self._db.execute("SELECT DISTINCT label FROM videos WHERE label IS NOT NULL ORDER BY label")
+        return [r[0] for r in rows]
+
+    def todo(self, retry_failed: bool = False) -> list[VideoRecord]:
+        """Videos still to extract: pending ones, and failed ones when ``retry_failed``."""
+        wanted = ("pending", "failed") if retry_failed else ("pending",)
+        return [r for r in self.records() if r.status in wanted]
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def feature_path(self, vid: str) -> Path:
+        return self.features_dir / f"{vid}.safetensors"
+
+    def put(self, vid: str, feats: VideoFeatures, seconds: float) -> None:
+        """Write one video's features atomically and mark it done."""
+        tensors = {
+            "visual": np.ascontiguousarray(feats.visual, np.float32),
+            "glove": np.ascontiguousarray(feats.glove, np.float32),
+            "indices": np.ascontiguousarray(feats.indices, np.int64),
+            "times": np.ascontiguousarray(feats.times, np.float64),
+        }
+        if feats.expensive is not None:
+            tensors["expensive"] = np.ascontiguousarray(feats.expensive, np.float32)
+        final = self.feature_path(vid)
+        tmp = self.features_dir / f".tmp-{vid}-{os.getpid()}.safetensors"
+        save_file(tensors, str(tmp), metadata={"spec": self.spec.to_json()})
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        info = feats.info
+        with self._db:
+            self._db.execute(
+                "UPDATE videos SET status='done', error=NULL, frame_count=?, fps=?, duration=?, width=?, "
+                "height=?, candidates=?, lost=?, seconds=?, updated=? WHERE id=?",
+                (info.frame_count, info.fps, info.duration, info.width, info.height,
+                 json.dumps(feats.indices.tolist()), feats.lost, seconds, time.time(), vid),
+            )
+
+    def fail(self, vid: str, error: str) -> None:
+        """Record that a video could not be extracted, with the reason."""
+        with self._db:
+            self._db.execute(
+                "UPDATE videos SET status='failed', error=?, updated=? WHERE id=?", (error, time.time(), vid)
+            )
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete temporary feature files left by processes that no longer run."""
+        removed = 0
+        for tmp in self.features_dir.glob(".tmp-*.safetensors"):
+            try:
+                pid = int(tmp.stem.rsplit("-", 1)[1])
+            except (IndexError, ValueError):
+                pid = -1
+            if pid <= 0 or not _pid_alive(pid):
+                tmp.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def load(self, vid: str) -> dict[str, np.ndarray]:
+        """Arrays of one finished video: ``visual``, ``glove``, ``indices``, ``times`` and, when the
+        spec has an expensive backbone, ``expensive``."""
+        path = self.feature_path(vid)
+        if not path.is_file():
+            raise StoreError(f"{path}: feature file missing; re-run `smartframes extract` on this store")
+        try:
+            return load_file(str(path))
+        except Exception as e:  # safetensors raises several types for damaged files
+            raise StoreError(f"{path}: unreadable feature file ({e})") from None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(str(path), timeout=60, isolation_level="DEFERRED")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{path}: cannot open catalog ({e})") from None
+    return db
+
+
+def _record(row) -> VideoRecord:
+    (vid, path, label, split, status, error, frame_count, fps, duration, width, height,
+     candidates, lost, seconds, _updated) = row
+    return VideoRecord(
+        vid, path, label, split, status, error, frame_count, fps, duration, width, height,
+        json.loads(candidates) if candidates else None, lost, seconds,
+    )

@@ -1,0 +1,352 @@
+"""Video decoding and encoding. The only module that imports PyAV.
+
+Every failure to read a file becomes a :class:`VideoError` naming the file and the reason.
+Frame indices count decoded frames in presentation order, so they are exact for variable frame
+rate and B-frame streams alike; timestamps come from the decoder, relative to the stream start.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import av
+import numpy as np
+
+from .errors import SmartframesError
+
+Size = int | tuple[int, int] | None
+"""``None`` keeps the native size; an int is the short side (aspect kept); a pair is (width, height)."""
+
+IMAGE_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")
+"""Demuxers that open still images; a picture renamed to .avi must not pass as a video."""
+
+
+class VideoError(SmartframesError):
+    """A video file could not be read; ``str(err)`` is ``"<path>: <reason>"``."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video's first video stream."""
+
+    path: str
+    frame_count: int  # stated by the container, or counted from packets when it states none
+    fps: float
+    duration: float  # seconds
+    width: int  # display width, after rotation
+    height: int  # display height, after rotation
+    rotation: int  # degrees counter-clockwise the frames are turned for display (0, 90, 180, 270)
+    codec: str
+
+
+@dataclass
+class Decoded:
+    """Frames decoded from one video.
+
+    ``frames[k]`` holds one uint8 array ``(T, H, W, 3)`` per requested size ``k``; ``indices[t]``
+    and ``times[t]`` are the frame index and timestamp (seconds) of row ``t``. ``lost`` counts the
+    requested frames that could not be decoded (only non-zero when partial decoding was allowed).
+    """
+
+    frames: list[np.ndarray]
+    indices: np.ndarray  # (T,) int64
+    times: np.ndarray  # (T,) float64
+    lost: int
+    info: VideoInfo
+
+
+def _open(path: str | os.PathLike):
+    p = Path(path)
+    if not p.exists():
+        raise VideoError(path, "no such file")
+    if p.is_dir():
+        raise VideoError(path, "is a directory, not a video file")
+    if p.stat().st_size == 0:
+        raise VideoError(path, "empty file (0 bytes)")
+    try:
+        container = av.open(str(p), metadata_errors="ignore")
+    except av.error.FFmpegError as e:
+        raise VideoError(path, f"not a readable video ({_ffmpeg_reason(e)})") from None
+    fmt = container.format.name
+    if any(tag in fmt for tag in IMAGE_FORMATS):
+        container.close()
+        raise VideoError(path, f"is a still image ({fmt}), not a video")
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["none"]
+        container.close()
+        raise VideoError(path, f"no video stream (streams: {', '.join(kinds)})")
+    return container
+
+
+def _ffmpeg_reason(e: Exception) -> str:
+    text = getattr(e, "strerror", None) or str(e)
+    return text.split(";")[0].strip() or type(e).__name__
+
+
+def _rotation(stream, first_frame=None) -> int:
+    """Display rotation in degrees, one of 0/90/180/270 (counter-clockwise, FFmpeg convention)."""
+    angle = 0.0
+    if first_frame is not None and first_frame.rotation:
+        angle = float(first_frame.rotation)
+    else:
+        tag = stream.metadata.get("rotate")
+        if tag:
+            try:
+                angle = -float(tag)
+            except ValueError:
+                angle = 0.0
+    return int(round(angle / 90.0)) % 4 * 90
+
+
+def _count_packets(container, stream) -> int:
+    count = 0
+    for packet in container.demux(stream):
+        if packet.size:
+            count += 1
+    container.seek(0)
+    return count
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Read a video's frame count, fps, duration and display size without decoding it all.
+
+    The frame count is the container's when it states one; otherwise (mkv, webm) the video
+    packets are counted, which needs a demux pass but no decoding.
+
+    Raises:
+        VideoError: the file is missing, empty, not a video, or has no video stream.
+    """
+    with _open(path) as container:
+        return _probe_open(path, container)
+
+
+def _probe_open(path, container) -> VideoInfo:
+    stream = container.streams.video[0]
+    fps = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0.0)
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / 1e6
+    else:
+        duration = 0.0
+    count = int(stream.frames or 0)
+    if count <= 0:
+        try:
+            count = _count_packets(container, stream)
+        except av.error.FFmpegError as e:
+            raise VideoError(path, f"corrupt data while counting frames ({_ffmpeg_reason(e)})") from None
+    if fps <= 0 and duration > 0:
+        fps = count / duration
+    if duration <= 0 and fps > 0:
+        duration = count / fps
+    rotation = _rotation(stream)
+    w, h = stream.codec_context.width, stream.codec_context.height
+    if rotation in (90, 270):
+        w, h = h, w
+    return VideoInfo(str(path), count, fps, duration, w, h, rotation, stream.codec_context.name)
+
+
+def target_size(width: int, height: int, size: Size) -> tuple[int, int]:
+    """The (width, height) a frame of ``width x height`` is scaled to for a requested ``size``."""
+    if size is None:
+        return width, height
+    if isinstance(size, int):
+        if size <= 0:
+            raise ValueError(f"size must be positive, got {size}")
+        scale = size / min(width, height)
+        return max(1, round(width * scale)), max(1, round(height * scale))
+    w, h = size
+    return int(w), int(h)
+
+
+def _to_rgb(frame, rotation: int, size: Size) -> np.ndarray:
+    """Scale with FFmpeg's bicubic scaler, convert to RGB and turn upright. Returns (H, W, 3) uint8."""
+    w, h = frame.width, frame.height
+    display_w, display_h = (h, w) if rotation in (90, 270) else (w, h)
+    out_w, out_h = target_size(display_w, display_h, size)
+    if rotation in (90, 270):
+        out_w, out_h = out_h, out_w
+    if (out_w, out_h) == (w, h):
+        rgb = frame.to_ndarray(format="rgb24")
+    else:
+        rgb = frame.reformat(out_w, out_h, format="rgb24", interpolation="BICUBIC").to_ndarray()
+    if rotation:
+        rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
+    return rgb
+
+
+def iter_frames(
+    path: str | os.PathLike,
+    indices: Sequence[int] | None = None,
+    sizes: Sequence[Size] = (None,),
+    *,
+    allow_partial: bool = False,
+) -> Iterator[tuple[int, float, list[np.ndarray]]]:
+    """Decode a video once and yield ``(index, time, [image per size])`` for the wanted frames.
+
+    Only the wanted frames are converted to RGB; the others are decoded and dropped. Decoding
+    stops after the last wanted index, so memory stays bounded by one frame per size.
+
+    Raises:
+        VideoError: unreadable file, corrupt data, or wanted frames past the end of the stream
+            (the latter two only when ``allow_partial`` is false).
+    """
+    wanted = None if indices is None else sorted(set(int(i) for i in indices))
+    if wanted is not None and wanted and wanted[0] < 0:
+        raise VideoError(path, f"negative frame index {wanted[0]}")
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        start = stream.start_time if stream.start_time is not None else 0
+        tb = float(stream.time_base) if stream.time_base is not None else 0.0
+        fps = float(stream.average_rate or stream.guessed_rate or 0.0) or 25.0
+        # AVI stores decode order only; its pts are reordered guesses, so count frames instead.
+        use_pts = container.format.name != "avi" and bool(tb)
+        last = wanted[-1] if wanted else None
+        want = None if wanted is None else set(wanted)
+        rotation = None
+        index = -1
+        try:
+            for frame in container.decode(stream):
+                index += 1
+                if rotation is None:
+                    rotation = _rotation(stream, frame)
+                if want is not None and index not in want:
+                    continue
+                time = (frame.pts - start) * tb if use_pts and frame.pts is not None else index / fps
+                yield index, float(time), [_to_rgb(frame, rotation, s) for s in sizes]
+                if last is not None and index >= last:
+                    break
+        except av.error.FFmpegError as e:
+            if not allow_partial:
+                raise VideoError(
+                    path, f"corrupt data after frame {index} ({_ffmpeg_reason(e)})"
+                ) from None
+        if index < 0:
+            raise VideoError(path, "no decodable frames")
+
+
+def decode(
+    path: str | os.PathLike,
+    indices: Sequence[int] | None = None,
+    sizes: Sequence[Size] = (None,),
+    *,
+    allow_partial: bool = False,
+) -> Decoded:
+    """Decode the wanted frames of a video at one or more sizes in a single pass.
+
+    Args:
+        path: the video file.
+        indices: frame indices to keep (any order, duplicates ignored); ``None`` keeps all.
+        sizes: one output size per entry (see :data:`Size`); each is scaled by FFmpeg.
+        allow_partial: return what could be decoded from a truncated or corrupt file instead of
+            raising; ``Decoded.lost`` then says how many wanted frames are missing.
+
+    Returns:
+        A :class:`Decoded` with the frames in increasing index order.
+
+    Raises:
+        VideoError: the file cannot be read, or (without ``allow_partial``) frames are lost.
+    """
+    info = probe(path)
+    rows: list[list[np.ndarray]] = [[] for _ in sizes]
+    got_idx: list[int] = []
+    got_time: list[float] = []
+    for index, time, images in iter_frames(path, indices, sizes, allow_partial=allow_partial):
+        got_idx.append(index)
+        got_time.append(time)
+        for k, img in enumerate(images):
+            rows[k].append(img)
+    if indices is None:
+        # Containers round their stated counts; a shortfall of a couple of frames is not loss.
+        lost = max(0, info.frame_count - len(got_idx)) if info.frame_count - len(got_idx) > 2 else 0
+    else:
+        lost = len(set(int(i) for i in indices)) - len(got_idx)
+    if lost and not allow_partial:
+        where = f"{len(got_idx)} decodable frames"
+        raise VideoError(path, f"truncated or corrupt: {lost} wanted frame(s) missing, {where}")
+    if not got_idx:
+        raise VideoError(path, "none of the wanted frames could be decoded")
+    frames = [np.stack(r) for r in rows]
+    return Decoded(frames, np.asarray(got_idx, np.int64), np.asarray(got_time), lost, info)
+
+
+def read_frames(
+    path: str | os.PathLike,
+    indices: Sequence[int] | None = None,
+    size: Size = None,
+    *,
+    allow_partial: bool = False,
+) -> np.ndarray:
+    """Decode frames of a video as uint8 RGB ``(T, H, W, 3)``.
+
+    Args:
+        path: the video file.
+        indices: exact frame indices in presentation order; ``None`` for all frames.
+        size: ``None`` native, an int short side, or ``(width, height)``; scaled by FFmpeg.
+        allow_partial: return the readable frames of a damaged file instead of raising.
+
+    Raises:
+        VideoError: see :func:`decode`.
+    """
+    return decode(path, indices, (size,), allow_partial=allow_partial).frames[0]
+
+
+def write_video(
+    path: str | os.PathLike,
+    frames: np.ndarray,
+    fps: float = 25.0,
+    *,
+    codec: str = "libx264",
+    crf: int = 18,
+    rotation: int = 0,
+    times: Sequence[float] | None = None,
+) -> None:
+    """Encode uint8 RGB frames ``(T, H, W, 3)`` to a video file (H.264 in mp4 by default).
+
+    Encoding is single-threaded and uses fixed options, so the same frames give the same bytes.
+
+    Args:
+        path: output file; the container follows the suffix.
+        frames: uint8 ``(T, H, W, 3)``; H and W must be even for yuv420p.
+        fps: nominal frame rate.
+        codec: FFmpeg encoder name.
+        crf: constant rate factor for x264 (lower is better quality).
+        rotation: display rotation to record in the container (degrees counter-clockwise).
+        times: per-frame timestamps in seconds, for variable frame rate files.
+    """
+    from fractions import Fraction
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    t, h, w, _ = frames.shape
+    rate = Fraction(fps).limit_denominator(1001)
+    time_base = Fraction(1, 90000) if times is not None else 1 / rate
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height = w, h
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = time_base
+        stream.codec_context.time_base = time_base
+        stream.thread_count = 1
+        if codec == "libx264":
+            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for i in range(t):
+            frame = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
+            frame.pts = round(times[i] / time_base) if times is not None else i
+            frame.time_base = time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
