@@ -148,6 +148,11 @@ def _probe_open(path, container) -> VideoInfo:
     if duration <= 0 and fps > 0:
         duration = count / fps
     rotation = _rotation(stream)
+    if rotation == 0:  # FFmpeg keeps the display matrix as frame side data; read one frame
+        try:
+            rotation = _rotation(stream, next(iter(container.decode(stream)), None))
+        except av.error.FFmpegError:
+            pass
     w, h = stream.codec_context.width, stream.codec_context.height
     if rotation in (90, 270):
         w, h = h, w
@@ -290,14 +295,21 @@ def read_frames(
 
     Args:
         path: the video file.
-        indices: exact frame indices in presentation order; ``None`` for all frames.
+        indices: frame indices (0-based, presentation order); rows come back in the order
+            given, repeats included. ``None`` for all frames.
         size: ``None`` native, an int short side, or ``(width, height)``; scaled by FFmpeg.
-        allow_partial: return the readable frames of a damaged file instead of raising.
+        allow_partial: return the readable frames of a damaged file instead of raising; the
+            missing ones are left out.
 
     Raises:
         VideoError: see :func:`decode`.
     """
-    return decode(path, indices, (size,), allow_partial=allow_partial).frames[0]
+    decoded = decode(path, indices, (size,), allow_partial=allow_partial)
+    frames = decoded.frames[0]
+    if indices is None:
+        return frames
+    row = {int(i): r for r, i in enumerate(decoded.indices)}
+    return frames[[row[int(i)] for i in indices if int(i) in row]]
 
 
 def write_video(

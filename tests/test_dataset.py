@@ -1,0 +1,68 @@
+"""Dataset input: class folders, CSVs, and the deterministic stratified split."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from smartframes.dataset import DatasetError, DatasetItem, assign_splits, load_dataset
+
+
+def _touch(root, names):
+    for n in names:
+        p = root / n
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+
+
+def test_class_folders(tmp_path):
+    _touch(tmp_path, [f"{c}/v{i}.mp4" for c in ("jump", "run") for i in range(10)] + ["run/readme.txt", ".hidden/a.mp4"])
+    items = load_dataset(tmp_path)
+    assert len(items) == 20 and {it.label for it in items} == {"jump", "run"}
+    per = Counter((it.label, it.split) for it in items)
+    assert per[("jump", "train")] == per[("run", "train")] == 7
+    assert per[("jump", "val")] == 1 and per[("jump", "test")] == 2
+
+
+def test_csv_with_and_without_split(tmp_path):
+    _touch(tmp_path, ["clips/a.mp4", "clips/b.avi"])
+    (tmp_path / "l.csv").write_text("path,label,split\nclips/a.mp4,jump,test\nclips/b.avi,run,\n")
+    items = load_dataset(tmp_path / "l.csv")
+    assert [(it.label, it.split) for it in items] == [("jump", "test"), ("run", "train")]
+    assert items[0].path == str((tmp_path / "clips/a.mp4").resolve())
+
+
+def test_split_is_deterministic_and_stable():
+    items = [DatasetItem(f"/d/{c}/{i}.mp4", c, None, f"{c}/{i}.mp4") for c in "abc" for i in range(37)]
+    first = {it.key: it.split for it in assign_splits(items)}
+    again = {it.key: it.split for it in assign_splits(list(reversed(items)))}
+    assert first == again
+    counts = Counter((it.label, it.split) for it in assign_splits(items))
+    assert all(counts[(c, "train")] == 26 and counts[(c, "val")] == 4 and counts[(c, "test")] == 7 for c in "abc")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("file,class\na.mp4,x\n", "must contain 'path' and 'label'"),
+        ("path,label\na.mp4,\n", "line 2: empty path or label"),
+        ("path,label,split\na.mp4,x,training\n", "split 'training' is not one of"),
+        ("path,label\n", "no videos found"),
+    ],
+)
+def test_bad_csv(tmp_path, content, message):
+    (tmp_path / "l.csv").write_text(content)
+    with pytest.raises(DatasetError, match=message) as err:
+        load_dataset(tmp_path / "l.csv")
+    assert "l.csv" in str(err.value)
+
+
+def test_missing_and_empty_sources(tmp_path):
+    with pytest.raises(DatasetError, match="no such file"):
+        load_dataset(tmp_path / "nothing")
+    with pytest.raises(DatasetError, match="no videos found"):
+        load_dataset(tmp_path)
+    (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00\x81")
+    with pytest.raises(DatasetError, match="bin.csv"):
+        load_dataset(tmp_path / "bin.csv")

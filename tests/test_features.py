@@ -1,0 +1,90 @@
+"""Per-frame light and expensive features, candidate rules, and the feature spec."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from smartframes.errors import SmartframesError
+from smartframes.features import FeatureExtractor, FeatureSpec, candidate_indices
+from smartframes.words import class_vectors
+
+from .conftest import small_spec, write_class_folder
+
+
+@given(st.integers(0, 5000), st.integers(1, 10), st.one_of(st.none(), st.integers(1, 400)))
+def test_candidate_indices(frame_count, every, max_candidates):
+    idx = candidate_indices(frame_count, every, max_candidates)
+    assert np.all(np.diff(idx) > 0)
+    assert np.all(idx % every == 0) and np.all((idx >= 0) & (idx < max(frame_count, 1)))
+    pool = len(range(0, frame_count, every))
+    assert len(idx) == (pool if max_candidates is None else min(pool, max_candidates))
+    if max_candidates is not None and pool > max_candidates and max_candidates > 1:
+        # spread over the whole video: first pick in the first segment, last in the last
+        assert idx[0] < every * pool / max_candidates and idx[-1] >= every * pool * (1 - 1 / max_candidates) - every
+
+
+def test_extract_one_video(tmp_path):
+    root = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=20)
+    spec = small_spec()
+    feats = FeatureExtractor(spec, batch_size=4).extract(root / "red" / "0.mp4")
+    assert feats.indices.tolist() == candidate_indices(20, 1, 6).tolist()
+    assert feats.visual.shape == (6, 1280) and feats.glove.shape == (6, 50) and feats.expensive.shape == (6, 1280)
+    assert feats.light.shape == (6, spec.light_dim) == (6, 1330)
+    assert feats.lost == 0 and np.all(np.isfinite(feats.light)) and np.all(np.isfinite(feats.expensive))
+    np.testing.assert_allclose(feats.times, feats.indices / 12, atol=1e-6)
+    # the GloVe part is a mean of 10 class vectors: it lies inside their span, with unit-scale norm
+    vectors, _ = class_vectors()
+    assert 0 < np.linalg.norm(feats.glove[0]) <= np.linalg.norm(vectors, axis=1).max()
+
+
+def test_batching_does_not_change_features(tmp_path):
+    root = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=20)
+    path = root / "red" / "0.mp4"
+    a = FeatureExtractor(small_spec(), batch_size=6).extract(path)
+    b = FeatureExtractor(small_spec(), batch_size=4).extract(path)
+    np.testing.assert_allclose(a.light, b.light, atol=1e-4)
+    np.testing.assert_allclose(a.expensive, b.expensive, atol=1e-4)
+
+
+def test_glove_feature_is_the_mean_of_the_top10_class_vectors(tmp_path):
+    root = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=6)
+    ex = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None))
+    from smartframes.video import read_frames
+    from smartframes.backbones import centre_crop, to_input
+    import torch
+
+    frames = read_frames(root / "red" / "0.mp4", size=ex.decode_sizes[0])
+    _, glove = ex.light_features(frames)
+    with torch.inference_mode():
+        logits = ex.light_model(to_input(centre_crop(frames, 96), ex.light_spec))
+    vectors, known = class_vectors()
+    for row, top in zip(glove, logits.topk(10).indices.numpy()):
+        keep = top[known[top]]
+        np.testing.assert_allclose(row, vectors[keep].mean(0), atol=1e-5)
+
+
+def test_without_expensive_backbone(tmp_path):
+    root = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=8)
+    feats = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None)).extract(root / "red" / "0.mp4")
+    assert feats.expensive is None and feats.light.shape == (8, 1330)
+
+
+def test_spec_validation_and_diff():
+    with pytest.raises(SmartframesError, match="unknown backbone"):
+        FeatureSpec(light_backbone="resnet9000")
+    with pytest.raises(SmartframesError, match="--every"):
+        FeatureSpec(every=0)
+    a, b = FeatureSpec(), FeatureSpec(light_resolution=224)
+    assert a.diff(b) == ["light_resolution: 160 != 224"]
+    assert FeatureSpec.from_dict(__import__("json").loads(a.to_json())) == a
+
+
+def test_cuda_request_without_cuda_is_a_clear_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(SmartframesError, match="no CUDA device"):
+        FeatureExtractor(small_spec(), device="cuda")

@@ -1,0 +1,112 @@
+"""Feature store: extraction into it, resume after a kill, failures, spec checks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from smartframes.extract import extract_dataset
+from smartframes.features import FeatureSpec
+from smartframes.store import FeatureStore, StoreError
+
+from .conftest import SMALL_SPEC_ARGS, small_spec, write_class_folder
+
+
+def _files(store_dir):
+    return sorted(p.name for p in (store_dir / "features").iterdir())
+
+
+def test_extract_then_rerun_skips_finished(tmp_path):
+    data = write_class_folder(tmp_path / "data")
+    (data / "red" / "broken.mp4").write_text("not a video")
+    s1 = extract_dataset(data, tmp_path / "store", small_spec(), progress=False)
+    assert (s1.done, s1.failed, s1.skipped) == (6, 1, 0)
+    with FeatureStore.open(tmp_path / "store") as store:
+        assert store.classes() == ["blue", "red"]
+        [bad] = store.records(status="failed")
+        assert bad.path.endswith("broken.mp4") and "not a readable video" in bad.error
+        done = store.records(status="done")
+        assert {r.split for r in done} <= {"train", "val", "test"}
+        arrays = store.load(done[0].id)
+        assert arrays["visual"].shape == (6, 1280) and arrays["expensive"].shape == (6, 1280)
+        assert arrays["indices"].tolist() == done[0].candidates
+    s2 = extract_dataset(data, tmp_path / "store", small_spec(), progress=False)
+    assert (s2.done, s2.failed, s2.skipped, s2.frames) == (0, 0, 6, 0)  # failed ones wait for --retry-failed
+    s3 = extract_dataset(data, tmp_path / "store", small_spec(), retry_failed=True, progress=False)
+    assert (s3.done, s3.failed) == (0, 1)
+
+
+def test_store_refuses_another_spec(tmp_path):
+    data = write_class_folder(tmp_path / "data", per_class=1)
+    extract_dataset(data, tmp_path / "store", small_spec(), progress=False)
+    other = FeatureSpec(light_resolution=128, expensive_resolution=96, max_candidates=6)
+    with pytest.raises(StoreError, match=r"different feature spec \(light_resolution: 96 != 128\)"):
+        extract_dataset(data, tmp_path / "store", other, progress=False)
+
+
+def test_open_errors(tmp_path):
+    with pytest.raises(StoreError, match="not a feature store"):
+        FeatureStore.open(tmp_path)
+    data = write_class_folder(tmp_path / "data", per_class=1)
+    extract_dataset(data, tmp_path / "store", small_spec(), progress=False)
+    with FeatureStore.open(tmp_path / "store") as store:
+        rec = store.records(status="done")[0]
+        store.feature_path(rec.id).write_bytes(b"garbage")
+        with pytest.raises(StoreError, match="unreadable feature file"):
+            store.load(rec.id)
+
+
+def test_killed_run_resumes_without_recomputing(tmp_path):
+    data = write_class_folder(tmp_path / "data", classes=("red", "blue", "green"), per_class=4, frames=40)
+    store_dir = tmp_path / "store"
+    cmd = [sys.executable, "-m", "smartframes", "extract", str(data), "--store", str(store_dir), "--quiet",
+           "--batch-size", "2"] + SMALL_SPEC_ARGS
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    catalog = store_dir / "catalog.sqlite"
+    deadline = time.time() + 120
+    done_before = 0
+    while time.time() < deadline and proc.poll() is None:
+        if catalog.exists():
+            try:
+                with sqlite3.connect(catalog, timeout=1) as db:
+                    done_before = db.execute("SELECT COUNT(*) FROM videos WHERE status='done'").fetchone()[0]
+            except sqlite3.OperationalError:
+                done_before = 0
+            if done_before >= 3:
+                break
+        time.sleep(0.02)
+    assert proc.poll() is None, "extract finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with FeatureStore.open(store_dir) as store:
+        finished = {r.id: os.stat(store.feature_path(r.id)).st_mtime_ns for r in store.records(status="done")}
+    assert 3 <= len(finished) < 12
+    summary = extract_dataset(data, store_dir, small_spec(), progress=False)
+    assert summary.skipped == len(finished) and summary.done == 12 - len(finished) and summary.failed == 0
+    with FeatureStore.open(store_dir) as store:
+        assert store.count("done") == 12
+        assert all(os.stat(store.feature_path(v)).st_mtime_ns == m for v, m in finished.items())
+        assert not [f for f in _files(store_dir) if not f.endswith(".safetensors") or f.startswith(".tmp")]
+        resumed = {r.id: store.load(r.id) for r in store.records(status="done")}
+    # the resumed store holds the same features as an uninterrupted run
+    extract_dataset(data, tmp_path / "clean", small_spec(), progress=False)
+    with FeatureStore.open(tmp_path / "clean") as clean:
+        for rec in clean.records(status="done"):
+            for key, value in clean.load(rec.id).items():
+                np.testing.assert_array_equal(value, resumed[rec.id][key])
+
+
+def test_stale_temporary_files_are_removed(tmp_path):
+    data = write_class_folder(tmp_path / "data", per_class=1)
+    extract_dataset(data, tmp_path / "store", small_spec(), progress=False)
+    stale = tmp_path / "store" / "features" / ".tmp-0123456789abcdef-999999999.safetensors"
+    stale.write_bytes(b"half a file")
+    extract_dataset(data, tmp_path / "store", small_spec(), progress=False)
+    assert not stale.exists()

@@ -1,0 +1,152 @@
+"""Decoding: exact indices, timestamps, sizes, rotation, real clips and bad files."""
+
+from __future__ import annotations
+
+import shutil
+
+import av
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from smartframes.video import VideoError, decode, probe, read_frames, target_size, write_video
+
+from .conftest import frame_index, index_frames, real_clip_rows, REAL_CLIPS
+
+
+def test_all_frames_in_presentation_order(indexed_clip):
+    frames = read_frames(indexed_clip)
+    assert frames.shape == (30, 48, 64, 3) and frames.dtype == np.uint8
+    assert [frame_index(f) for f in frames] == list(range(30))
+
+
+def test_exact_indices_in_requested_order(indexed_clip):
+    frames = read_frames(indexed_clip, indices=[17, 3, 3, 29, 0])
+    assert [frame_index(f) for f in frames] == [17, 3, 3, 29, 0]
+
+
+def test_index_past_end_is_an_error_unless_partial(indexed_clip):
+    with pytest.raises(VideoError, match="indexed.mp4.*1 wanted frame"):
+        read_frames(indexed_clip, indices=[2, 30])
+    d = decode(indexed_clip, indices=[2, 30], allow_partial=True)
+    assert d.indices.tolist() == [2] and d.lost == 1
+
+
+def test_timestamps_of_variable_frame_rate(tmp_path):
+    times = np.cumsum([0, 0.04, 0.04, 0.2, 0.01, 0.04, 0.5, 0.04, 0.04, 0.04])
+    for suffix in (".mp4", ".mkv"):
+        path = tmp_path / f"vfr{suffix}"
+        write_video(path, index_frames(10), fps=25, times=times)
+        d = decode(path)
+        assert [frame_index(f) for f in d.frames[0]] == list(range(10))
+        np.testing.assert_allclose(d.times, times, atol=1e-3)
+        assert probe(path).frame_count == 10
+
+
+def test_sizes_scaled_by_ffmpeg(indexed_clip):
+    d = decode(indexed_clip, indices=[4], sizes=(None, 24, (40, 30)))
+    assert [f.shape[1:3] for f in d.frames] == [(48, 64), (24, 32), (30, 40)]
+    assert frame_index(d.frames[1][0]) == 4
+    assert target_size(320, 240, 128) == (171, 128)
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_rotation_metadata_is_honoured(tmp_path, rotation):
+    frames = np.zeros((4, 48, 64, 3), np.uint8)
+    frames[:, :8, :8] = 255  # a white square in the top-left corner
+    path = tmp_path / "rotated.mp4"
+    write_video(path, frames, rotation=rotation)
+    info = probe(path)
+    assert (info.width, info.height, info.rotation) == (48, 64, rotation)
+    out = read_frames(path)
+    assert out.shape == (4, 64, 48, 3)
+    ys, xs = np.nonzero(out[0, :, :, 0] > 128)
+    # counter-clockwise 90: top-left goes to bottom-left; 270: to top-right
+    if rotation == 90:
+        assert ys.min() > 48 and xs.max() < 16
+    else:
+        assert ys.max() < 16 and xs.min() > 32
+
+
+@pytest.mark.parametrize("row", real_clip_rows() or [pytest.param(None, marks=pytest.mark.skip("no ../shared"))],
+                         ids=lambda r: r["path"] if r else "none")
+def test_real_clip_decodes(row):
+    path = REAL_CLIPS / row["path"]
+    info = probe(path)
+    d = decode(path, sizes=(64,))
+    assert d.frames[0].shape[1:] == (64, round(64 * info.width / info.height), 3) or d.frames[0].shape[1] == 64
+    assert abs(len(d.indices) - info.frame_count) <= 2
+    assert np.all(np.diff(d.indices) == 1) and np.all(np.diff(d.times) > 0)
+    assert info.fps > 0 and info.duration > 0
+
+
+# -- bad files: each one a VideoError that names the file -----------------------------------
+
+
+def _expect_error(path, reason_fragment, probe_fails=True):
+    with pytest.raises(VideoError) as err:
+        read_frames(path)
+    assert str(path) in str(err.value) and reason_fragment in err.value.reason
+    if probe_fails:
+        with pytest.raises(VideoError):
+            probe(path)
+
+
+def test_missing_path(tmp_path):
+    _expect_error(tmp_path / "nope.mp4", "no such file")
+
+
+def test_zero_byte_file(tmp_path):
+    p = tmp_path / "empty.mp4"
+    p.touch()
+    _expect_error(p, "empty file")
+
+
+def test_text_file_named_mp4(tmp_path):
+    p = tmp_path / "notes.mp4"
+    p.write_text("this is not a video\n" * 50)
+    _expect_error(p, "not a readable video")
+
+
+def test_png_named_avi(tmp_path):
+    p = tmp_path / "picture.avi"
+    av_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(skdata.chelsea()), format="rgb24")
+    av_frame.to_image().save(p, format="PNG")
+    _expect_error(p, "still image")
+
+
+def test_audio_only_file(tmp_path):
+    p = tmp_path / "sound.m4a"
+    with av.open(str(p), "w") as c:
+        s = c.add_stream("aac", rate=16000)
+        tone = (np.sin(np.arange(16000) / 5) * 0.3).astype(np.float32)[None]
+        frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for pkt in s.encode(frame):
+            c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    _expect_error(p, "no video stream")
+
+
+def test_directory(tmp_path):
+    _expect_error(tmp_path, "is a directory")
+
+
+def test_truncated_synthetic_mp4(tmp_path, indexed_clip):
+    data = indexed_clip.read_bytes()
+    p = tmp_path / "half.mp4"
+    p.write_bytes(data[: len(data) // 2])  # moov atom is at the end: the index is gone
+    _expect_error(p, "not a readable video")
+
+
+def test_truncated_real_mp4_decodes_partially(tmp_path, real_clips):
+    src = real_clips / "arid-small" / "Drink_1_13.mp4"  # index at the front, so half still plays
+    data = src.read_bytes()
+    p = tmp_path / "Drink_half.mp4"
+    p.write_bytes(data[: len(data) // 2])
+    _expect_error(p, "truncated or corrupt", probe_fails=False)  # the header is intact
+    d = decode(p, allow_partial=True)
+    assert 0 < len(d.indices) < 108 and d.lost == 108 - len(d.indices)
+    whole = read_frames(src, indices=d.indices[:5].tolist())
+    assert np.array_equal(whole, d.frames[0][:5])
