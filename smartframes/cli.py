@@ -75,25 +75,31 @@ def cmd_probe(args) -> int:
     return status
 
 
-def cmd_demo(args) -> int:
-    from .features import FeatureSpec
-    from .extract import extract_dataset
+def cmd_synth(args) -> int:
+    from .synth import SynthConfig, synthesize
 
-    out = Path(args.out)
-    clips = Path(args.data) if args.data else None
-    if clips is None or not clips.exists():
-        print(
-            "smartframes demo: the built-in benchmark generator and the selector are not built yet, "
-            "so there is nothing to train or evaluate. Pass --data with a labelled folder or CSV to "
-            "run the part that exists (feature extraction)."
-        )
-        return 0
-    print(f"smartframes demo: extracting features of {clips} into {out / 'store'} "
-          "(training, evaluation and the report are not built yet)")
-    summary = extract_dataset(clips, out / "store", FeatureSpec(max_candidates=args.max_candidates),
-                              device=args.device, progress=not args.quiet)
-    print(summary.line())
-    return 0 if summary.store_done else 1
+    cfg = SynthConfig(classes=args.classes, per_class=args.per_class, frames=args.frames, size=args.size,
+                      fps=args.fps, seed=args.seed, window_min=args.window[0], window_max=args.window[1],
+                      distractor_rate=args.distractor_rate)
+    result = synthesize(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    print(f"{result['videos']} videos, {result['bytes'] / 1e6:.1f} MB in {result['seconds']:.1f} s -> "
+          f"{Path(args.out) / 'labels.csv'}")
+    return 0
+
+
+def _window(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX fractions such as 0.2,0.5, got {text!r}") from None
+    return lo, hi
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    result = run_demo(args.out, seed=args.seed, device=args.device, progress=not args.quiet)
+    return 0 if result["extract"].store_done else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +124,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_args(p)
     p.set_defaults(func=cmd_extract)
 
+    from .synth import SynthConfig
+
+    d = SynthConfig()
+    p = sub.add_parser(
+        "synth", help="generate the built-in benchmark (videos + labels.csv + ground truth)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write procedural action videos where the choice of frames matters: the class is "
+        "visible only inside an action window; idle frames outside it look alike across classes; "
+        "distractor frames (blur, noise, occlusion, black, flash, cut-away) fall anywhere. Static "
+        "classes show one object; temporal pairs share an object and differ in the first or second "
+        "half of the window. Difficulty knobs: --distractor-rate (more distractors = fewer useful "
+        "frames) and --window (shorter windows = fewer useful frames).")
+    p.add_argument("out", help="output directory")
+    p.add_argument("--classes", type=int, default=d.classes, help=f"number of classes (default {d.classes}, at most 12)")
+    p.add_argument("--per-class", type=int, default=d.per_class, help=f"videos per class (default {d.per_class}; split 50/10/40 train/val/test)")
+    p.add_argument("--frames", type=int, default=d.frames, help=f"frames per video (default {d.frames})")
+    p.add_argument("--size", type=int, default=d.size, help=f"frame width and height in pixels (default {d.size})")
+    p.add_argument("--fps", type=float, default=d.fps, help=f"frame rate (default {d.fps:g})")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed; the same seed writes the same videos")
+    p.add_argument("--window", type=_window, default=(d.window_min, d.window_max), metavar="MIN,MAX",
+                   help=f"action window length as fractions of the video (default {d.window_min},{d.window_max})")
+    p.add_argument("--distractor-rate", type=float, default=d.distractor_rate,
+                   help=f"fraction of frames replaced by distractors (default {d.distractor_rate})")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_synth)
+
     p = sub.add_parser("probe", help="print frame count, fps, duration and size of videos")
     p.add_argument("videos", nargs="+")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -125,8 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the main job end to end on the built-in benchmark")
     p.add_argument("--out", default="smartframes-demo", help="output directory (default smartframes-demo)")
-    p.add_argument("--data", default=None, help="a labelled folder or CSV to run on")
-    p.add_argument("--max-candidates", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0, help="benchmark seed (default 0)")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)

@@ -1,0 +1,377 @@
+"""Benchmark video decoding and feature extraction speed on this CPU.
+
+Prints (and asserts nothing about):
+
+1. Decode frames/s of a synthetic 320x240 H.264 clip: native-size RGB (``read_frames``) and the
+   two FFmpeg-scaled sizes that extraction decodes in one pass (``decode(sizes=...)``).
+2. Light-feature frames/s (EfficientNet-Lite0 embedding + GloVe mean) at several light
+   resolutions, and how well each agrees with the 224 result: top-1 ImageNet class agreement
+   and mean cosine similarity of the GloVe part (and of the visual embedding). Agreement is
+   measured on frames from the real clips in ``../shared/data/real-clips/`` (relative to the
+   repository root) when that folder exists, else on the synthetic clip.
+3. Expensive-feature frames/s (EfficientNet-Lite2 embedding) at several expensive resolutions.
+4. End-to-end ``FeatureExtractor(FeatureSpec()).extract(path)`` frames/s on the synthetic clip.
+
+Model timings feed frames already scaled to the backbone's short side, in batches of
+``--batch-size``, after one warm-up batch. Every timing is repeated ``--repeats`` times and
+reported as best and median frames/s.
+
+Usage::
+
+    python benchmarks/extract_speed.py             # full run
+    python benchmarks/extract_speed.py --quick     # smoke run, under a minute
+    python benchmarks/extract_speed.py --json speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+import torch
+
+from smartframes import video
+from smartframes.backbones import BACKBONES, centre_crop, to_input
+from smartframes.features import FeatureExtractor, FeatureSpec, candidate_indices
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CLIPS_DIR = REPO_ROOT.parent / "shared" / "data" / "real-clips"
+LIGHT = BACKBONES["efficientnet_lite0"]
+EXPENSIVE = BACKBONES["efficientnet_lite2"]
+REFERENCE_RESOLUTION = LIGHT.resolution  # agreement is measured against the native 224
+WIDTH, HEIGHT = 320, 240
+
+# Settings that --quick changes; an explicit flag still wins.
+FULL = {"frames": 300, "model_frames": 96, "repeats": 3, "clips": 10}
+QUICK = {"frames": 48, "model_frames": 16, "repeats": 1, "clips": 3}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    def int_list(text: str) -> list[int]:
+        return [int(v) for v in text.split(",") if v.strip()]
+
+    p = argparse.ArgumentParser(
+        description="Measure decode and feature-extraction frames/s on this CPU and print a table.",
+    )
+    p.add_argument("--resolutions", type=int_list, default="224,192,160,128",
+                   help="light (Lite0) resolutions, comma-separated (default %(default)s)")
+    p.add_argument("--expensive-resolutions", type=int_list, default="260,192,160,128",
+                   help="expensive (Lite2) resolutions, comma-separated (default %(default)s)")
+    p.add_argument("--frames", type=int, default=None,
+                   help=f"length of the synthetic clip (default {FULL['frames']}, quick {QUICK['frames']})")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate of the synthetic clip (default %(default)s)")
+    p.add_argument("--model-frames", type=int, default=None,
+                   help=f"frames per model timing (default {FULL['model_frames']}, quick {QUICK['model_frames']})")
+    p.add_argument("--batch-size", type=int, default=32, help="frames per forward pass (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help=f"timed repetitions per figure (default {FULL['repeats']}, quick {QUICK['repeats']})")
+    p.add_argument("--clips-dir", type=Path, default=DEFAULT_CLIPS_DIR,
+                   help="folder of real clips with a labels.csv (column `path`) for the agreement check "
+                        "(default %(default)s)")
+    p.add_argument("--clips", type=int, default=None,
+                   help=f"real clips used for agreement (default {FULL['clips']}, quick {QUICK['clips']})")
+    p.add_argument("--frames-per-clip", type=int, default=8, help="frames decoded evenly from each clip (default %(default)s)")
+    p.add_argument("--quick", action="store_true", help="fewer frames and one repetition, for a smoke run")
+    p.add_argument("--json", type=Path, metavar="OUT", help="also write every figure to this JSON file")
+    args = p.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def synthetic_frames(count: int, seed: int = 0) -> np.ndarray:
+    """Moving textured content, uint8 ``(count, 240, 320, 3)``: a panning blocky/striped texture
+    with fine noise and a bouncing bright square."""
+    rng = np.random.default_rng(seed)
+    blocks = np.kron(rng.uniform(0, 255, (HEIGHT // 16, WIDTH // 16, 3)), np.ones((16, 16, 1)))
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    stripes = (127 + 127 * np.sin(xx / 7.0 + yy / 11.0))[..., None] * np.array([0.9, 0.6, 0.3])
+    base = 0.6 * blocks + 0.4 * stripes
+    frames = np.empty((count, HEIGHT, WIDTH, 3), np.uint8)
+    side = 48
+    for t in range(count):
+        img = np.roll(base, (2 * t, 3 * t), axis=(0, 1)) + rng.normal(0, 6, base.shape)
+        y = abs((5 * t) % (2 * (HEIGHT - side)) - (HEIGHT - side))
+        x = abs((7 * t) % (2 * (WIDTH - side)) - (WIDTH - side))
+        img[y : y + side, x : x + side] = (250, 240, 60)
+        frames[t] = np.clip(img, 0, 255).astype(np.uint8)
+    return frames
+
+
+def timings(fn: Callable[[], object], repeats: int) -> list[float]:
+    """Wall-clock seconds of ``repeats`` calls of ``fn``."""
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def rates(frames: int, seconds: list[float]) -> dict:
+    """Best and median frames/s of ``frames`` frames processed in each of ``seconds``."""
+    return {
+        "frames": frames,
+        "best_fps": frames / min(seconds),
+        "median_fps": frames / statistics.median(seconds),
+        "seconds": seconds,
+    }
+
+
+def batched(fn: Callable[[np.ndarray], object], images: np.ndarray, batch_size: int) -> Callable[[], None]:
+    """A call that runs ``fn`` over ``images`` in batches."""
+    def run():
+        for start in range(0, len(images), batch_size):
+            fn(images[start : start + batch_size])
+    return run
+
+
+def model_rates(fn: Callable[[np.ndarray], object], images: np.ndarray, batch_size: int, repeats: int) -> dict:
+    """Frames/s of ``fn`` over ``images`` in batches, after one warm-up batch."""
+    fn(images[:batch_size])
+    return rates(len(images), timings(batched(fn, images, batch_size), repeats))
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """Plain-text table: first column left-aligned, the others right-aligned."""
+    cells = [[str(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *map(line, cells[1:])])
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+
+
+def bench_decode(path: Path, sizes: list[int], repeats: int) -> dict:
+    """Decode frames/s at native size (RGB) and at the extraction sizes in one pass."""
+    native = len(video.read_frames(path))
+    scaled = len(video.decode(path, sizes=sizes).indices)
+    return {
+        "native": rates(native, timings(lambda: video.read_frames(path), repeats)),
+        "extraction_sizes": {
+            "sizes": sizes,
+            **rates(scaled, timings(lambda: video.decode(path, sizes=sizes), repeats)),
+        },
+    }
+
+
+def light_extractors(resolutions: list[int], batch_size: int) -> dict[int, FeatureExtractor]:
+    """One light-only extractor per resolution, the reference 224 included."""
+    wanted = sorted(set(resolutions) | {REFERENCE_RESOLUTION}, reverse=True)
+    return {
+        r: FeatureExtractor(FeatureSpec(light_resolution=r, expensive_backbone=None), batch_size=batch_size)
+        for r in wanted
+    }
+
+
+def bench_light_speed(path: Path, extractors: dict[int, FeatureExtractor], resolutions: list[int],
+                      count: int, repeats: int) -> dict[int, dict]:
+    """Light-feature frames/s per resolution on frames pre-scaled to Lite0's short side."""
+    out = {}
+    for r in resolutions:
+        short = LIGHT.resize_short_side(r)
+        images = video.read_frames(path, range(count), size=short)
+        ex = extractors[r]
+        out[r] = {"short_side": short, **model_rates(ex.light_features, images, ex.batch_size, repeats)}
+    return out
+
+
+def agreement_sources(clips_dir: Path, clips: int, per_clip: int, synthetic: Path) -> tuple[list[Path], int, str]:
+    """Videos for the agreement check, frames to take from each, and a description."""
+    labels = clips_dir / "labels.csv"
+    if labels.is_file():
+        with open(labels, newline="") as f:
+            rows = [row["path"] for row in csv.DictReader(f)]
+        pick = np.unique(np.linspace(0, len(rows) - 1, min(clips, len(rows))).round().astype(int))
+        return [clips_dir / rows[i] for i in pick], per_clip, f"real clips from {clips_dir}"
+    return [synthetic], clips * per_clip, "synthetic clip (no real clips found)"
+
+
+def agreement_frames(paths: list[Path], per_clip: int, resolutions: list[int]) -> tuple[dict[int, np.ndarray], list[str]]:
+    """Frames spread evenly over each video, scaled to Lite0's short side for each resolution and
+    centre-cropped to it: ``{r: uint8 (N, r, r, 3)}``, plus the videos that could not be read."""
+    shorts = [LIGHT.resize_short_side(r) for r in resolutions]
+    crops: dict[int, list[np.ndarray]] = {r: [] for r in resolutions}
+    skipped = []
+    for path in paths:
+        try:
+            indices = candidate_indices(video.probe(path).frame_count, 1, per_clip)
+            decoded = video.decode(path, indices, shorts, allow_partial=True)
+        except video.VideoError as e:
+            skipped.append(str(e))
+            continue
+        for r, frames in zip(resolutions, decoded.frames):
+            crops[r].append(centre_crop(frames, r))
+    return {r: np.concatenate(c) for r, c in crops.items()}, skipped
+
+
+@torch.inference_mode()
+def light_outputs(ex: FeatureExtractor, images: np.ndarray) -> dict[str, np.ndarray]:
+    """Top-1 ImageNet class, GloVe part and visual part of the light features of ``images``."""
+    r = ex.spec.light_resolution
+    top1, glove, visual = [], [], []
+    for start in range(0, len(images), ex.batch_size):
+        batch = images[start : start + ex.batch_size]
+        x = to_input(centre_crop(batch, r), ex.light_spec)
+        top1.append(ex.light_model.forward_head(ex.light_model.forward_features(x)).argmax(1).numpy())
+        v, g = ex.light_features(batch)
+        visual.append(v)
+        glove.append(g)
+    return {"top1": np.concatenate(top1), "glove": np.concatenate(glove), "visual": np.concatenate(visual)}
+
+
+def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return float(np.mean(np.sum(a * b, axis=1) / np.maximum(norms, 1e-12)))
+
+
+def bench_agreement(extractors: dict[int, FeatureExtractor], resolutions: list[int], paths: list[Path],
+                    per_clip: int) -> dict:
+    """Agreement of each light resolution with the 224 result on the same frames."""
+    frames, skipped = agreement_frames(paths, per_clip, list(extractors))
+    outputs = {r: light_outputs(ex, frames[r]) for r, ex in extractors.items()}
+    ref = outputs[REFERENCE_RESOLUTION]
+    per_resolution = {
+        r: {
+            "top1_agreement": float(np.mean(outputs[r]["top1"] == ref["top1"])),
+            "glove_cosine": mean_cosine(outputs[r]["glove"], ref["glove"]),
+            "visual_cosine": mean_cosine(outputs[r]["visual"], ref["visual"]),
+        }
+        for r in resolutions
+    }
+    return {
+        "reference_resolution": REFERENCE_RESOLUTION,
+        "videos": len(paths) - len(skipped),
+        "frames": int(len(ref["top1"])),
+        "skipped": skipped,
+        "per_resolution": per_resolution,
+    }
+
+
+def bench_expensive(path: Path, resolutions: list[int], count: int, batch_size: int, repeats: int) -> dict[int, dict]:
+    """Expensive-feature frames/s per resolution on frames pre-scaled to Lite2's short side."""
+    out = {}
+    for r in resolutions:
+        short = EXPENSIVE.resize_short_side(r)
+        images = video.read_frames(path, range(count), size=short)
+        ex = FeatureExtractor(FeatureSpec(expensive_resolution=r), batch_size=batch_size)
+        out[r] = {"short_side": short, **model_rates(ex.expensive_features, images, batch_size, repeats)}
+    return out
+
+
+def bench_end_to_end(path: Path, batch_size: int, repeats: int) -> dict:
+    """``extract`` frames/s with the default spec (decode + light + expensive), after a warm-up batch."""
+    ex = FeatureExtractor(FeatureSpec(), batch_size=batch_size)
+    _, _, _, images = next(ex.batches(path))
+    ex.run_batch(images)
+    frames = len(ex.extract(path).indices)
+    return {"spec": json.loads(ex.spec.to_json()),
+            **rates(frames, timings(lambda: ex.extract(path), repeats))}
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def environment() -> dict:
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or "unknown",
+        "numpy": np.__version__,
+        "av": av.__version__,
+    }
+
+
+def fps_cells(r: dict) -> list:
+    """Table cells: frames, best fps, median fps."""
+    return [r["frames"], f"{r['best_fps']:.1f}", f"{r['median_fps']:.1f}"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    env = environment()
+    print(f"torch {env['torch']}, torch.get_num_threads() = {env['torch_threads']}")
+    print(f"python {env['python']}, numpy {env['numpy']}, av {env['av']}, "
+          f"{env['cpu_count']} CPUs ({env['machine']}, {env['processor']})")
+    print(f"clip: {args.frames} frames {WIDTH}x{HEIGHT} @ {args.fps:g} fps; model timings on "
+          f"{min(args.model_frames, args.frames)} frames, batch {args.batch_size}; "
+          f"best/median of {args.repeats} run(s)")
+    results: dict = {"environment": env, "settings": {k: str(v) if isinstance(v, Path) else v
+                                                      for k, v in vars(args).items()}}
+    default = FeatureSpec()
+    extraction_sizes = [LIGHT.resize_short_side(default.light_resolution),
+                        EXPENSIVE.resize_short_side(default.expensive_resolution)]
+    model_frames = min(args.model_frames, args.frames)
+
+    with tempfile.TemporaryDirectory(prefix="extract_speed_") as tmp:
+        clip = Path(tmp) / "synthetic.mp4"
+        video.write_video(clip, synthetic_frames(args.frames), args.fps)
+
+        print("\n1. Decode (H.264 320x240)")
+        results["decode"] = dec = bench_decode(clip, extraction_sizes, args.repeats)
+        print(table(["what", "frames", "best fps", "median fps"], [
+            ["read_frames, native RGB", *fps_cells(dec["native"])],
+            [f"decode, sizes={tuple(extraction_sizes)}", *fps_cells(dec["extraction_sizes"])],
+        ]))
+
+        print("\n2. Light features (EfficientNet-Lite0 + GloVe)")
+        extractors = light_extractors(args.resolutions, args.batch_size)
+        results["light"] = light = bench_light_speed(clip, extractors, args.resolutions, model_frames, args.repeats)
+        paths, per_clip, source = agreement_sources(args.clips_dir, args.clips, args.frames_per_clip, clip)
+        results["agreement"] = agree = bench_agreement(extractors, args.resolutions, paths, per_clip)
+        agree["source"] = source
+        print(table(
+            ["resolution", "short side", "frames", "best fps", "median fps", "top-1 agree", "glove cos", "visual cos"],
+            [[r, light[r]["short_side"], *fps_cells(light[r]), f"{a['top1_agreement']:.3f}",
+              f"{a['glove_cosine']:.4f}", f"{a['visual_cosine']:.4f}"]
+             for r, a in agree["per_resolution"].items()],
+        ))
+        print(f"agreement vs {REFERENCE_RESOLUTION} on {agree['frames']} frames from {agree['videos']} "
+              f"video(s): {source}")
+        for reason in agree["skipped"]:
+            print(f"  skipped {reason}")
+
+        print("\n3. Expensive features (EfficientNet-Lite2)")
+        results["expensive"] = exp = bench_expensive(clip, args.expensive_resolutions, model_frames,
+                                                     args.batch_size, args.repeats)
+        print(table(["resolution", "short side", "frames", "best fps", "median fps"],
+                    [[r, exp[r]["short_side"], *fps_cells(exp[r])] for r in args.expensive_resolutions]))
+
+        print("\n4. End to end: FeatureExtractor(FeatureSpec()).extract(path)")
+        results["end_to_end"] = e2e = bench_end_to_end(clip, args.batch_size, args.repeats)
+        print(f"light {default.light_resolution} + expensive {default.expensive_resolution}, decode sizes "
+              f"{tuple(extraction_sizes)}")
+        print(table(["what", "frames", "best fps", "median fps"], [["extract", *fps_cells(e2e)]]))
+
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
