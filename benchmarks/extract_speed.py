@@ -53,7 +53,7 @@ REFERENCE_RESOLUTION = LIGHT.resolution  # agreement is measured against the nat
 WIDTH, HEIGHT = 320, 240
 
 # Settings that --quick changes; an explicit flag still wins.
-FULL = {"frames": 300, "model_frames": 96, "repeats": 3, "clips": 10}
+FULL = {"frames": 300, "model_frames": 64, "repeats": 3, "clips": 10}
 QUICK = {"frames": 48, "model_frames": 16, "repeats": 1, "clips": 3}
 
 
@@ -70,9 +70,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="expensive (Lite2) resolutions, comma-separated (default %(default)s)")
     p.add_argument("--frames", type=int, default=None,
                    help=f"length of the synthetic clip (default {FULL['frames']}, quick {QUICK['frames']})")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate of the synthetic clip (default %(default)s)")
+    p.add_argument("--fps", type=float, default=25.0,
+                   help="frame rate of the synthetic clip (default %(default)s)")
     p.add_argument("--model-frames", type=int, default=None,
-                   help=f"frames per model timing (default {FULL['model_frames']}, quick {QUICK['model_frames']})")
+                   help=f"frames per model timing "
+                        f"(default {FULL['model_frames']}, quick {QUICK['model_frames']})")
     p.add_argument("--batch-size", type=int, default=32, help="frames per forward pass (default %(default)s)")
     p.add_argument("--repeats", type=int, default=None,
                    help=f"timed repetitions per figure (default {FULL['repeats']}, quick {QUICK['repeats']})")
@@ -81,7 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default %(default)s)")
     p.add_argument("--clips", type=int, default=None,
                    help=f"real clips used for agreement (default {FULL['clips']}, quick {QUICK['clips']})")
-    p.add_argument("--frames-per-clip", type=int, default=8, help="frames decoded evenly from each clip (default %(default)s)")
+    p.add_argument("--frames-per-clip", type=int, default=8,
+                   help="frames decoded evenly from each clip (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="fewer frames and one repetition, for a smoke run")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every figure to this JSON file")
     args = p.parse_args(argv)
@@ -114,14 +117,14 @@ def synthetic_frames(count: int, seed: int = 0) -> np.ndarray:
     return frames
 
 
-def timings(fn: Callable[[], object], repeats: int) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``fn``."""
-    out = []
+def timings(fn: Callable[[], object], repeats: int) -> tuple[list[float], object]:
+    """Wall-clock seconds of each of ``repeats`` calls of ``fn``, and the last call's result."""
+    seconds, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
+        result = fn()
+        seconds.append(time.perf_counter() - start)
+    return seconds, result
 
 
 def rates(frames: int, seconds: list[float]) -> dict:
@@ -142,10 +145,12 @@ def batched(fn: Callable[[np.ndarray], object], images: np.ndarray, batch_size: 
     return run
 
 
-def model_rates(fn: Callable[[np.ndarray], object], images: np.ndarray, batch_size: int, repeats: int) -> dict:
+def model_rates(fn: Callable[[np.ndarray], object], images: np.ndarray, batch_size: int,
+                repeats: int) -> dict:
     """Frames/s of ``fn`` over ``images`` in batches, after one warm-up batch."""
     fn(images[:batch_size])
-    return rates(len(images), timings(batched(fn, images, batch_size), repeats))
+    seconds, _ = timings(batched(fn, images, batch_size), repeats)
+    return rates(len(images), seconds)
 
 
 def table(headers: list[str], rows: list[list]) -> str:
@@ -165,14 +170,11 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 def bench_decode(path: Path, sizes: list[int], repeats: int) -> dict:
     """Decode frames/s at native size (RGB) and at the extraction sizes in one pass."""
-    native = len(video.read_frames(path))
-    scaled = len(video.decode(path, sizes=sizes).indices)
+    native_seconds, native = timings(lambda: video.read_frames(path), repeats)
+    scaled_seconds, scaled = timings(lambda: video.decode(path, sizes=sizes), repeats)
     return {
-        "native": rates(native, timings(lambda: video.read_frames(path), repeats)),
-        "extraction_sizes": {
-            "sizes": sizes,
-            **rates(scaled, timings(lambda: video.decode(path, sizes=sizes), repeats)),
-        },
+        "native": rates(len(native), native_seconds),
+        "extraction_sizes": {"sizes": sizes, **rates(len(scaled.indices), scaled_seconds)},
     }
 
 
@@ -197,7 +199,8 @@ def bench_light_speed(path: Path, extractors: dict[int, FeatureExtractor], resol
     return out
 
 
-def agreement_sources(clips_dir: Path, clips: int, per_clip: int, synthetic: Path) -> tuple[list[Path], int, str]:
+def agreement_sources(clips_dir: Path, clips: int, per_clip: int,
+                      synthetic: Path) -> tuple[list[Path], int, str]:
     """Videos for the agreement check, frames to take from each, and a description."""
     labels = clips_dir / "labels.csv"
     if labels.is_file():
@@ -208,7 +211,8 @@ def agreement_sources(clips_dir: Path, clips: int, per_clip: int, synthetic: Pat
     return [synthetic], clips * per_clip, "synthetic clip (no real clips found)"
 
 
-def agreement_frames(paths: list[Path], per_clip: int, resolutions: list[int]) -> tuple[dict[int, np.ndarray], list[str]]:
+def agreement_frames(paths: list[Path], per_clip: int,
+                     resolutions: list[int]) -> tuple[dict[int, np.ndarray], list[str]]:
     """Frames spread evenly over each video, scaled to Lite0's short side for each resolution and
     centre-cropped to it: ``{r: uint8 (N, r, r, 3)}``, plus the videos that could not be read."""
     shorts = [LIGHT.resize_short_side(r) for r in resolutions]
@@ -269,7 +273,8 @@ def bench_agreement(extractors: dict[int, FeatureExtractor], resolutions: list[i
     }
 
 
-def bench_expensive(path: Path, resolutions: list[int], count: int, batch_size: int, repeats: int) -> dict[int, dict]:
+def bench_expensive(path: Path, resolutions: list[int], count: int, batch_size: int,
+                    repeats: int) -> dict[int, dict]:
     """Expensive-feature frames/s per resolution on frames pre-scaled to Lite2's short side."""
     out = {}
     for r in resolutions:
@@ -283,11 +288,9 @@ def bench_expensive(path: Path, resolutions: list[int], count: int, batch_size: 
 def bench_end_to_end(path: Path, batch_size: int, repeats: int) -> dict:
     """``extract`` frames/s with the default spec (decode + light + expensive), after a warm-up batch."""
     ex = FeatureExtractor(FeatureSpec(), batch_size=batch_size)
-    _, _, _, images = next(ex.batches(path))
-    ex.run_batch(images)
-    frames = len(ex.extract(path).indices)
-    return {"spec": json.loads(ex.spec.to_json()),
-            **rates(frames, timings(lambda: ex.extract(path), repeats))}
+    ex.run_batch(video.decode(path, range(batch_size), ex.decode_sizes, allow_partial=True).frames)
+    seconds, features = timings(lambda: ex.extract(path), repeats)
+    return {"spec": json.loads(ex.spec.to_json()), **rates(len(features.indices), seconds)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         clip = Path(tmp) / "synthetic.mp4"
         video.write_video(clip, synthetic_frames(args.frames), args.fps)
 
-        print("\n1. Decode (H.264 320x240)")
+        print(f"\n1. Decode (H.264 {WIDTH}x{HEIGHT})")
         results["decode"] = dec = bench_decode(clip, extraction_sizes, args.repeats)
         print(table(["what", "frames", "best fps", "median fps"], [
             ["read_frames, native RGB", *fps_cells(dec["native"])],
@@ -341,12 +344,14 @@ def main(argv: list[str] | None = None) -> None:
 
         print("\n2. Light features (EfficientNet-Lite0 + GloVe)")
         extractors = light_extractors(args.resolutions, args.batch_size)
-        results["light"] = light = bench_light_speed(clip, extractors, args.resolutions, model_frames, args.repeats)
+        results["light"] = light = bench_light_speed(clip, extractors, args.resolutions, model_frames,
+                                                     args.repeats)
         paths, per_clip, source = agreement_sources(args.clips_dir, args.clips, args.frames_per_clip, clip)
         results["agreement"] = agree = bench_agreement(extractors, args.resolutions, paths, per_clip)
         agree["source"] = source
         print(table(
-            ["resolution", "short side", "frames", "best fps", "median fps", "top-1 agree", "glove cos", "visual cos"],
+            ["resolution", "short side", "frames", "best fps", "median fps",
+             "top-1 agree", "glove cos", "visual cos"],
             [[r, light[r]["short_side"], *fps_cells(light[r]), f"{a['top1_agreement']:.3f}",
               f"{a['glove_cosine']:.4f}", f"{a['visual_cosine']:.4f}"]
              for r, a in agree["per_resolution"].items()],
