@@ -26,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+from importlib import metadata
 import csv
 import json
 import os
@@ -37,7 +38,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import av
 import numpy as np
 import torch
 
@@ -306,7 +306,7 @@ def environment() -> dict:
         "machine": platform.machine(),
         "processor": platform.processor() or "unknown",
         "numpy": np.__version__,
-        "av": av.__version__,
+        "av": metadata.version("av"),
     }
 
 
