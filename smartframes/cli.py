@@ -56,6 +56,53 @@ def cmd_extract(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .selector import SelectorConfig
+    from .train import TrainConfig, train_selector
+
+    defaults = TrainConfig()
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                      lr=args.lr if args.lr is not None else (defaults.lr if args.optimizer == "adam" else 1e-4),
+                      val_budget=args.val_budget, seed=args.seed)
+    sel = SelectorConfig(pairs=not args.no_pairs, use_sfs=not args.gs_only, use_gs=not args.sfs_only,
+                         use_glove=not args.no_glove)
+    train_selector(args.store, args.out, cfg, sel, progress=not args.quiet)
+    print(f"checkpoint: {args.out}")
+    return 0
+
+
+def cmd_select(args) -> int:
+    from .serving import load_selector
+    from .video import VideoError, read_frames
+
+    selector = load_selector(args.selector, device=args.device)
+    if args.sheet and len(args.videos) > 1:
+        raise SmartframesError("--sheet takes one video; run select once per video for sheets")
+    status = 0
+    for path in args.videos:
+        try:
+            sel = selector.select(path, args.n)
+        except VideoError as e:
+            print(f"smartframes: error: {e}", file=sys.stderr)
+            status = 1
+            continue
+        if args.json:
+            print(json.dumps(sel.to_dict()))
+        else:
+            print(f"{sel.path}: {sel.label} ({sel.probability:.3f}) from {len(sel.indices)} of {len(sel.candidates)} frames")
+            pos = {int(c): k for k, c in enumerate(sel.candidates)}
+            print("  frame     time    delta    gamma    score")
+            for i, t in zip(sel.indices, sel.times):
+                k = pos[i]
+                print(f"  {i:5d} {t:8.2f} {sel.delta[k]:8.3f} {sel.gamma[k]:8.3f} {sel.score[k]:8.3f}")
+        if args.sheet:
+            from .plots import contact_sheet
+
+            contact_sheet(sel, read_frames(path, indices=sel.indices, size=160), args.sheet)
+            print(f"sheet: {args.sheet}", file=sys.stderr if args.json else sys.stdout)
+    return status
+
+
 def cmd_probe(args) -> int:
     from .video import VideoError, probe
 
@@ -151,6 +198,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_synth)
 
+    from .train import TrainConfig
+
+    t = TrainConfig()
+    p = sub.add_parser("train", help="train the expensive head and the SMART selector on a store",
+                       description="Train the expensive classifier head (with cross-fitted oracle targets), the "
+                       "single-frame selector and the global selector on the store's train split; keep the "
+                       "epoch with the best validation accuracy; write a checkpoint directory.")
+    p.add_argument("--store", required=True, help="feature store made by `smartframes extract`")
+    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    p.add_argument("--epochs", type=int, default=t.epochs, help=f"default {t.epochs}")
+    p.add_argument("--batch-size", type=int, default=t.batch_size, help=f"videos per step (default {t.batch_size})")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default=t.optimizer,
+                   help="adam (default) or sgd (the paper's: momentum 0.9, lr 1e-4, /10 every 25 epochs)")
+    p.add_argument("--lr", type=float, default=None, help=f"learning rate (default {t.lr} for adam, 1e-4 for sgd)")
+    p.add_argument("--val-budget", type=int, default=t.val_budget, help=f"n for picking the epoch (default {t.val_budget})")
+    p.add_argument("--seed", type=int, default=t.seed)
+    p.add_argument("--sfs-only", action="store_true", help="ablation: score with delta alone")
+    p.add_argument("--gs-only", action="store_true", help="ablation: score with gamma alone")
+    p.add_argument("--no-pairs", action="store_true", help="ablation: single-frame input to the global selector")
+    p.add_argument("--no-glove", action="store_true", help="ablation: visual features only")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("select", help="choose the best n frames of videos with a trained selector")
+    p.add_argument("videos", nargs="+")
+    p.add_argument("--selector", required=True, help="checkpoint directory from `smartframes train`")
+    p.add_argument("-n", type=int, default=8, help="frames to select (default 8)")
+    p.add_argument("--json", action="store_true", help="one JSON object per video")
+    p.add_argument("--sheet", default=None, help="write a contact sheet PNG of the selected frames")
+    p.add_argument("--device", choices=DEVICES, default="cpu")
+    p.set_defaults(func=cmd_select)
+
     p = sub.add_parser("probe", help="print frame count, fps, duration and size of videos")
     p.add_argument("videos", nargs="+")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -173,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "batch_size", 1) < 1:
         parser.error("--batch-size must be >= 1")
+    if getattr(args, "n", 1) < 1:
+        parser.error("-n must be >= 1")
+    if getattr(args, "sfs_only", False) and getattr(args, "gs_only", False):
+        parser.error("--sfs-only and --gs-only exclude each other")
     try:
         return args.func(args)
     except SmartframesError as e:

@@ -163,22 +163,25 @@ class FeatureExtractor:
         x = to_input(centre_crop(images, self.spec.expensive_resolution), self.expensive_spec, self.device)
         return self.expensive_model.forward_features(x).float().cpu().numpy()
 
-    def batches(self, path, *, allow_partial: bool = True) -> Iterator[tuple[video.VideoInfo, list, list, list[np.ndarray]]]:
+    def batches(self, path, *, allow_partial: bool = True, light_only: bool = False
+                ) -> Iterator[tuple[video.VideoInfo, list, list, list[np.ndarray]]]:
         """Decode a video's candidate frames in batches: yields ``(info, indices, times, images)``
-        where ``images`` holds one uint8 ``(B, H, W, 3)`` array per :attr:`decode_sizes` entry."""
+        where ``images`` holds one uint8 ``(B, H, W, 3)`` array per :attr:`decode_sizes` entry
+        (only the light one with ``light_only``)."""
         info = video.probe(path)
         wanted = candidate_indices(info.frame_count, self.spec.every, self.spec.max_candidates)
         if len(wanted) == 0:
             raise video.VideoError(path, "no frames")
-        idx, times, rows = [], [], [[] for _ in self.decode_sizes]
-        for i, t, images in video.iter_frames(path, wanted, self.decode_sizes, allow_partial=allow_partial):
+        sizes = self.decode_sizes[:1] if light_only else self.decode_sizes
+        idx, times, rows = [], [], [[] for _ in sizes]
+        for i, t, images in video.iter_frames(path, wanted, sizes, allow_partial=allow_partial):
             idx.append(i)
             times.append(t)
             for k, img in enumerate(images):
                 rows[k].append(img)
             if len(idx) == self.batch_size:
                 yield info, idx, times, [np.stack(r) for r in rows]
-                idx, times, rows = [], [], [[] for _ in self.decode_sizes]
+                idx, times, rows = [], [], [[] for _ in sizes]
         if idx:
             yield info, idx, times, [np.stack(r) for r in rows]
 

@@ -1,0 +1,181 @@
+"""The SMART selector networks (paper: "Single-frame Selector", "Global Selector", Eq. 1-7).
+
+Shapes: B videos, T candidate frames (padded), D light-feature width, E embedding width,
+H LSTM width, C classes. ``mask`` (B, T) is True on real frames; padded frames change no score.
+
+The global selector first embeds every frame, E(X_i) = ReLU(W X_i + b) (D -> E), so that the
+pairs Z_i = [E(X_i) : E(X_r)] and the LSTM stay small enough to score 300 frames in a few ms;
+Eq. 1-7 then apply to Z exactly as written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class SelectorConfig:
+    """Dimensions and switches of a SMART selector (stored in its checkpoint)."""
+
+    in_dim: int = 1330  # D: light feature width (visual + GloVe)
+    num_classes: int = 10  # C
+    sfs_hidden: int = 256
+    embed_dim: int = 128  # E: per-frame embedding inside the global selector
+    lstm_hidden: int = 128  # H
+    classifier_hidden: int = 128
+    pairs: bool = True  # Z_i = [X_i : X_r]; False gives the single-frame input ablation
+    use_sfs: bool = True  # score uses delta (single-frame selector)
+    use_gs: bool = True  # score uses gamma (global selector)
+    use_glove: bool = True  # False drops the last 50 (GloVe) columns: the "VF only" ablation
+    glove_dim: int = 50
+
+
+def masked_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Softmax over ``dim`` that gives exactly zero weight to masked-out entries."""
+    logits = logits.masked_fill(~mask, float("-inf"))
+    return torch.softmax(logits, dim=dim).masked_fill(~mask, 0.0)
+
+
+def pair_partners(lengths: torch.Tensor, T: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """For every frame i < length, a partner r drawn uniformly from the frames after it
+    (i < r < length); the last real frame pairs with itself. Padded positions point at themselves.
+
+    Args:
+        lengths: (B,) number of real frames per video.
+        T: padded length.
+        generator: torch random generator; fix its seed for reproducible inference.
+
+    Returns:
+        int64 (B, T).
+    """
+    i = torch.arange(T).expand(len(lengths), T)  # (B, T)
+    after = (lengths[:, None] - 1 - i).clamp_min(0)  # frames strictly after i
+    u = torch.rand(len(lengths), T, generator=generator)
+    r = i + 1 + torch.floor(u * after).long()
+    return torch.where(after > 0, r, i)
+
+
+class SingleFrameSelector(nn.Module):
+    """2-layer MLP: X_i (D) -> delta_i in [0, 1], trained to regress p_expensive(y | frame i)."""
+
+    def __init__(self, cfg: SelectorConfig):
+        super().__init__()
+        self.fc1 = nn.Linear(cfg.in_dim, cfg.sfs_hidden)
+        self.fc2 = nn.Linear(cfg.sfs_hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> delta (B, T)."""
+        return torch.sigmoid(self.fc2(F.relu(self.fc1(x)))).squeeze(-1)
+
+
+@dataclass
+class GlobalOutput:
+    gamma: torch.Tensor  # (B, T) relational-temporal weights, the frame scores
+    logits: torch.Tensor  # (B, C) video class logits from c
+    alpha: torch.Tensor  # (B, T) Eq. 1
+    beta: torch.Tensor  # (B, T) Eq. 2
+    lam: torch.Tensor  # (B, T) Eq. 4
+
+
+class GlobalSelector(nn.Module):
+    """Attention + relation + LSTM over frame pairs (Eq. 1-7)."""
+
+    def __init__(self, cfg: SelectorConfig):
+        super().__init__()
+        self.cfg = cfg
+        E = cfg.embed_dim
+        z = 2 * E if cfg.pairs else E  # width of Z_i
+        self.embed = nn.Linear(cfg.in_dim, E)
+        self.U = nn.Linear(z, 1)  # Eq. 1
+        self.theta1 = nn.Linear(2 * z, 1)  # Eq. 2
+        self.lstm = nn.LSTM(z, cfg.lstm_hidden, batch_first=True)  # Eq. 3
+        self.V = nn.Linear(cfg.lstm_hidden, 1)  # Eq. 4, V and b
+        self.theta2 = nn.Linear(2 * z, 1)  # Eq. 5
+        self.classifier = nn.Sequential(  # Eq. 6: c -> MLP -> class
+            nn.Linear(cfg.lstm_hidden, cfg.classifier_hidden), nn.ReLU(), nn.Linear(cfg.classifier_hidden, cfg.num_classes)
+        )
+
+    def pairs_input(self, x: torch.Tensor, partners: torch.Tensor | None) -> torch.Tensor:
+        """Z (B, T, 2E) = [E(X_i) : E(X_r)], or (B, T, E) = E(X_i) without pairs."""
+        e = F.relu(self.embed(x))  # (B, T, E)
+        if not self.cfg.pairs:
+            return e
+        partner = torch.gather(e, 1, partners.unsqueeze(-1).expand_as(e))  # (B, T, E)
+        return torch.cat([e, partner], dim=-1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, partners: torch.Tensor | None = None) -> GlobalOutput:
+        """x (B, T, D), mask (B, T), partners (B, T) -> gamma (B, T) and class logits (B, C)."""
+        m = mask.float()  # (B, T)
+        Z = self.pairs_input(x, partners) * m.unsqueeze(-1)  # (B, T, z)
+
+        # Eq. 1: alpha_i = sigma(Z_i U);  Z' = sum_i alpha_i Z_i / sum_i alpha_i
+        alpha = torch.sigmoid(self.U(Z)).squeeze(-1) * m  # (B, T)
+        Z1 = (alpha.unsqueeze(-1) * Z).sum(1) / alpha.sum(1, keepdim=True).clamp_min(1e-6)  # (B, z)
+
+        # Eq. 2: beta_i = sigma([Z_i : Z'] Theta1);  omega_t = sum_{i<=t} beta_i Z_i
+        Zg = Z1.unsqueeze(1).expand_as(Z)  # (B, T, z)
+        beta = torch.sigmoid(self.theta1(torch.cat([Z, Zg], -1))).squeeze(-1) * m  # (B, T)
+        omega = torch.cumsum(beta.unsqueeze(-1) * Z, dim=1)  # (B, T, z)
+
+        # Eq. 3: h_t, m_t = LSTM(omega_t, h_{t-1}, m_{t-1}); causal, so trailing padding is inert
+        h, _ = self.lstm(omega)  # (B, T, H)
+
+        # Eq. 4: lambda_t = softmax_t(V h_t + b)
+        lam = masked_softmax(self.V(h).squeeze(-1), mask, dim=1)  # (B, T)
+
+        # Eq. 5: Z'' = sum_t lambda_t omega_t / sum_t lambda_t;  gamma_t = sigma([omega_t : Z''] Theta2)
+        Z2 = (lam.unsqueeze(-1) * omega).sum(1) / lam.sum(1, keepdim=True).clamp_min(1e-6)  # (B, z)
+        gamma = torch.sigmoid(self.theta2(torch.cat([omega, Z2.unsqueeze(1).expand_as(omega)], -1))).squeeze(-1) * m
+
+        # Eq. 6: c = sum_t gamma_t h_t -> MLP -> class
+        c = (gamma.unsqueeze(-1) * h).sum(1)  # (B, H)
+        return GlobalOutput(gamma, self.classifier(c), alpha, beta, lam)
+
+    def regulariser(self) -> torch.Tensor:
+        """Eq. 7's penalty: sum_ij Theta2_ij^2."""
+        return self.theta2.weight.pow(2).sum()
+
+
+class SmartSelector(nn.Module):
+    """Both selectors; the frame score is s_i = delta_i * gamma_i (either alone in the ablations)."""
+
+    def __init__(self, cfg: SelectorConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.sfs = SingleFrameSelector(cfg)
+        self.gs = GlobalSelector(cfg)
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Drop the GloVe columns when the config says so; zeroing keeps the input width."""
+        if self.cfg.use_glove:
+            return x
+        x = x.clone()
+        x[..., -self.cfg.glove_dim :] = 0
+        return x
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, partners: torch.Tensor | None = None):
+        """x (B, T, D), mask (B, T) -> (score (B, T), delta (B, T), GlobalOutput)."""
+        x = self.prepare(x)
+        delta = self.sfs(x) * mask.float()  # (B, T)
+        out = self.gs(x, mask, partners)
+        ones = mask.float()
+        score = (delta if self.cfg.use_sfs else ones) * (out.gamma if self.cfg.use_gs else ones)
+        return score, delta, out
+
+
+def top_n(scores: torch.Tensor | list[float], n: int) -> list[int]:
+    """Indices of the ``n`` highest scores, returned in time order.
+
+    Ties go to the earlier frame; ``n`` at least the number of frames returns every frame.
+    """
+    s = torch.as_tensor(scores, dtype=torch.float64).flatten()
+    if n >= len(s):
+        return list(range(len(s)))
+    if n <= 0:
+        return []
+    order = sorted(range(len(s)), key=lambda i: (-float(s[i]), i))
+    return sorted(order[:n])

@@ -1,0 +1,104 @@
+"""Serve a trained selector on new videos: score every candidate cheaply, run the expensive
+backbone on the selected frames only, and predict the class from them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import Checkpoint, load_checkpoint
+from .features import FeatureExtractor
+from .selector import pair_partners, top_n
+from .video import VideoError, decode
+
+
+@dataclass
+class Selection:
+    """What a selector chose in one video."""
+
+    path: str
+    indices: list[int]  # selected frame indices, in time order
+    times: list[float]  # their timestamps (s)
+    candidates: np.ndarray  # (T,) every scored frame index
+    candidate_times: np.ndarray  # (T,)
+    delta: np.ndarray  # (T,) single-frame selector scores
+    gamma: np.ndarray  # (T,) global selector scores
+    score: np.ndarray  # (T,) delta * gamma (or one of them, per the checkpoint's switches)
+    label: str  # predicted class, from the expensive classifier on the selected frames only
+    probability: float
+    class_probabilities: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path, "indices": self.indices, "times": [round(t, 4) for t in self.times],
+            "label": self.label, "probability": self.probability,
+            "candidates": self.candidates.tolist(),
+            "score": self.score.round(6).tolist(), "delta": self.delta.round(6).tolist(), "gamma": self.gamma.round(6).tolist(),
+            "class_probabilities": self.class_probabilities,
+        }
+
+
+class Selector:
+    """A trained SMART selector with its feature extractor and expensive classifier."""
+
+    def __init__(self, ckpt: Checkpoint, device: str = "cpu", batch_size: int = 32):
+        self.ckpt = ckpt
+        self.extractor = FeatureExtractor(ckpt.spec, device=device, batch_size=batch_size)
+        self.device = self.extractor.device
+        self.selector = ckpt.selector.to(self.device)
+        self.head = ckpt.head.to(self.device)
+
+    @property
+    def classes(self) -> list[str]:
+        return self.ckpt.classes
+
+    @torch.inference_mode()
+    def score(self, light: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores of one video's light features (T, D) -> (score, delta, gamma), each (T,)."""
+        x = torch.as_tensor(light, dtype=torch.float32, device=self.device)[None]  # (1, T, D)
+        mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=self.device)
+        partners = pair_partners(torch.tensor([x.shape[1]]), x.shape[1], torch.Generator().manual_seed(seed))
+        score, delta, gs = self.selector(x, mask, partners.to(self.device))
+        return score[0].cpu().numpy(), delta[0].cpu().numpy(), gs.gamma[0].cpu().numpy()
+
+    def select(self, video: str | os.PathLike, n: int = 8) -> Selection:
+        """Choose the ``n`` best frames of a video and classify it from them.
+
+        Decodes the candidate frames at the light resolution, scores them jointly, then decodes
+        only the chosen frames at the expensive resolution for the final prediction.
+
+        Raises:
+            VideoError: the video cannot be read.
+        """
+        parts, idx, times = [], [], []
+        for _, i, t, images in self.extractor.batches(video, light_only=True):
+            visual, glove = self.extractor.light_features(images[0])
+            parts.append(np.concatenate([visual, glove], 1))
+            idx.append(i)
+            times.append(t)
+        if not parts:
+            raise VideoError(video, "no decodable frames")
+        light, cand, cand_times = np.concatenate(parts), np.concatenate(idx), np.concatenate(times)
+        score, delta, gamma = self.score(light)
+        chosen = top_n(score, n)
+        frames = decode(video, cand[chosen].tolist(), (self.extractor.decode_sizes[1],)).frames[0]
+        emb = self.extractor.expensive_features(frames)
+        probs = self.head.probabilities(emb).mean(0)  # (C,)
+        best = int(probs.argmax())
+        return Selection(
+            str(video), cand[chosen].tolist(), cand_times[chosen].tolist(), cand, cand_times, delta, gamma, score,
+            self.classes[best], float(probs[best]), {c: float(p) for c, p in zip(self.classes, probs)},
+        )
+
+
+def load_selector(path: str | os.PathLike, device: str = "cpu") -> Selector:
+    """Load a selector checkpoint directory for serving.
+
+    Raises:
+        CheckpointError: missing, damaged or inconsistent checkpoint.
+    """
+    return Selector(load_checkpoint(Path(path)), device=device)

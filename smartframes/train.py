@@ -1,0 +1,214 @@
+"""Training: the expensive head (with cross-fitted oracle targets), then SFS and GS together.
+
+The epoch kept is the one with the best validation accuracy of the whole pipeline: select the
+top-n frames by s = delta * gamma, average the head's probabilities over them, compare with the
+label.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import __version__
+from .checkpoint import Checkpoint, save_checkpoint
+from .classifier import HeadConfig, cross_fit_oracle, train_head
+from .errors import SmartframesError
+from .selector import SelectorConfig, SmartSelector, pair_partners, top_n
+from .store import FeatureStore
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the selector is trained (stored in the checkpoint)."""
+
+    epochs: int = 60
+    batch_size: int = 16
+    optimizer: str = "adam"  # "adam" or "sgd" (the paper's: momentum 0.9, lr 1e-4)
+    lr: float = 1e-3
+    momentum: float = 0.9
+    lr_step: int = 25  # divide the learning rate by 10 every lr_step epochs (paper)
+    theta2_penalty: float = 1e-3  # epsilon of Eq. 7
+    weight_decay: float = 0.0
+    val_budget: int = 4  # n used for picking the epoch by validation accuracy
+    folds: int = 5  # cross-fitting folds for the oracle targets
+    seed: int = 0
+
+
+@dataclass
+class VideoData:
+    """One video's training inputs."""
+
+    id: str
+    path: str
+    label: int
+    x: np.ndarray  # (T, D) light features [visual : glove]
+    emb: np.ndarray  # (T, 1280) expensive embeddings
+    indices: np.ndarray  # (T,)
+    times: np.ndarray  # (T,)
+    probs: np.ndarray | None = None  # (T, C) expensive head probabilities
+    target: np.ndarray | None = None  # (T,) oracle p(true class | frame)
+
+
+def load_videos(store: FeatureStore, split: str, classes: list[str]) -> list[VideoData]:
+    """Finished videos of one split, with their features."""
+    if store.spec.expensive_backbone is None:
+        raise SmartframesError(f"{store.root}: store has no expensive features; extract without --no-expensive")
+    out = []
+    for rec in store.records(status="done", split=split):
+        a = store.load(rec.id)
+        out.append(VideoData(rec.id, rec.path, classes.index(rec.label), np.concatenate([a["visual"], a["glove"]], 1),
+                             a["expensive"], a["indices"], a["times"]))
+    return out
+
+
+def collate(videos: list[VideoData], with_targets: bool = False):
+    """Pad a batch: x (B, T, D), mask (B, T), lengths (B,), labels (B,), targets (B, T) or None."""
+    lengths = torch.tensor([len(v.x) for v in videos])
+    T, D = int(lengths.max()), videos[0].x.shape[1]
+    x = torch.zeros(len(videos), T, D)
+    target = torch.zeros(len(videos), T) if with_targets else None
+    for b, v in enumerate(videos):
+        x[b, : len(v.x)] = torch.from_numpy(v.x)
+        if with_targets:
+            target[b, : len(v.x)] = torch.from_numpy(v.target)
+    mask = torch.arange(T)[None] < lengths[:, None]
+    labels = torch.tensor([v.label for v in videos])
+    return x, mask, lengths, labels, target
+
+
+@torch.inference_mode()
+def score_videos(selector: SmartSelector, videos: list[VideoData], seed: int = 0, batch_size: int = 64):
+    """Per video, (score, delta, gamma) arrays (T,); pair partners drawn with a fixed seed."""
+    selector.eval()
+    out = []
+    for start in range(0, len(videos), batch_size):
+        chunk = videos[start : start + batch_size]
+        x, mask, lengths, _, _ = collate(chunk)
+        partners = pair_partners(lengths, x.shape[1], torch.Generator().manual_seed(seed))
+        score, delta, gs = selector(x, mask, partners)
+        for b, v in enumerate(chunk):
+            n = len(v.x)
+            out.append((score[b, :n].numpy(), delta[b, :n].numpy(), gs.gamma[b, :n].numpy()))
+    return out
+
+
+def video_prediction(probs: np.ndarray, chosen: list[int]) -> np.ndarray:
+    """Average-pool per-frame class probabilities (T, C) over the chosen frames -> (C,)."""
+    return probs[chosen].mean(0)
+
+
+def selection_accuracy(selector: SmartSelector, videos: list[VideoData], n: int) -> float:
+    """Accuracy of predicting from the top-n frames by selector score (head probabilities pooled)."""
+    scores = score_videos(selector, videos)
+    right = [int(video_prediction(v.probs, top_n(s, n)).argmax() == v.label) for v, (s, _, _) in zip(videos, scores)]
+    return float(np.mean(right)) if right else 0.0
+
+
+def _optimizer(cfg: TrainConfig, params):
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    raise SmartframesError(f"unknown optimizer {cfg.optimizer!r}; choose adam or sgd")
+
+
+def train_selector(
+    store_dir,
+    out=None,
+    cfg: TrainConfig = TrainConfig(),
+    selector_cfg: SelectorConfig | None = None,
+    head_cfg: HeadConfig | None = None,
+    *,
+    progress: bool = True,
+    log=print,
+) -> tuple[Checkpoint, dict]:
+    """Train head, SFS and GS on a store's train split; keep the best epoch on val.
+
+    Args:
+        store_dir: a feature store with expensive features and train/val videos.
+        out: checkpoint directory to write (None: don't write).
+        cfg: optimisation settings.
+        selector_cfg: network switches and sizes (``in_dim``/``num_classes`` are filled in).
+        head_cfg: expensive head settings (``in_dim``/``num_classes`` are filled in).
+        progress: progress bar over epochs.
+        log: where one-line messages go.
+
+    Returns:
+        The checkpoint (also written to ``out``) and a history dict.
+    """
+    began = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    with FeatureStore.open(store_dir) as store:
+        classes = sorted({r.label for r in store.records(status="done") if r.label is not None})
+        train, val = load_videos(store, "train", classes), load_videos(store, "val", classes)
+        spec = store.spec
+    if len(classes) < 2:
+        raise SmartframesError(f"{store_dir}: need at least 2 classes with finished videos, found {len(classes)}")
+    if not train or not val:
+        raise SmartframesError(f"{store_dir}: need finished videos in both train and val splits "
+                               f"(train {len(train)}, val {len(val)})")
+    C = len(classes)
+    head_cfg = HeadConfig(**{**asdict(head_cfg or HeadConfig()), "in_dim": spec.expensive_dim, "num_classes": C})
+    selector_cfg = SelectorConfig(**{**asdict(selector_cfg or SelectorConfig()), "in_dim": spec.light_dim, "num_classes": C})
+
+    # expensive head on every training frame; cross-fitted oracle targets for the training videos
+    head = train_head(np.concatenate([v.emb for v in train]),
+                      np.concatenate([np.full(len(v.emb), v.label) for v in train]), head_cfg, cfg.seed)
+    for v, t in zip(train, cross_fit_oracle([v.emb for v in train], [v.label for v in train], head_cfg, cfg.folds, cfg.seed)):
+        v.target = t
+    for v in train + val:
+        v.probs = head.probabilities(v.emb)
+    val_frame_acc = float(np.mean(np.concatenate([v.probs.argmax(1) == v.label for v in val])))
+    log(f"expensive head: {len(train)} train videos, val frame accuracy {val_frame_acc:.3f}")
+
+    selector = SmartSelector(selector_cfg)
+    opt = _optimizer(cfg, selector.parameters())
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=0.1)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    best, best_state, history = -1.0, None, []
+    bar = tqdm(range(cfg.epochs), desc="train", unit="epoch", disable=not progress, dynamic_ncols=True)
+    for epoch in bar:
+        selector.train()
+        totals = np.zeros(3)
+        for batch in torch.randperm(len(train), generator=gen).split(cfg.batch_size):
+            x, mask, lengths, labels, target = collate([train[i] for i in batch], with_targets=True)
+            partners = pair_partners(lengths, x.shape[1], gen)
+            _, delta, gs = selector(x, mask, partners)
+            ce = F.cross_entropy(gs.logits, labels)
+            sfs = ((delta - target) ** 2 * mask).sum() / mask.sum()
+            loss = ce + cfg.theta2_penalty * selector.gs.regulariser() + sfs
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            totals += np.array([ce.item(), sfs.item(), 1.0])
+        sched.step()
+        acc = selection_accuracy(selector, val, cfg.val_budget)
+        history.append({"epoch": epoch + 1, "gs_ce": totals[0] / totals[2], "sfs_mse": totals[1] / totals[2], "val_accuracy": acc})
+        if acc > best:
+            best, best_state = acc, copy.deepcopy(selector.state_dict())
+        bar.set_postfix(ce=f"{totals[0] / totals[2]:.3f}", mse=f"{totals[1] / totals[2]:.4f}", val=f"{acc:.3f}", best=f"{best:.3f}")
+    bar.close()
+    selector.load_state_dict(best_state)
+    best_epoch = max(history, key=lambda h: (h["val_accuracy"], -h["epoch"]))["epoch"]
+    meta = {
+        "training": asdict(cfg),
+        "versions": {"smartframes": __version__, "torch": torch.__version__},
+        "validation": {"accuracy": best, "budget": cfg.val_budget, "epoch": best_epoch,
+                       "head_frame_accuracy": val_frame_acc},
+        "train_videos": len(train),
+        "val_videos": len(val),
+        "seconds": time.perf_counter() - began,
+    }
+    ckpt = Checkpoint(selector.eval(), head, spec, classes, meta)
+    if out is not None:
+        save_checkpoint(out, ckpt)
+    log(f"selector: best val accuracy {best:.3f} at epoch {best_epoch} (n={cfg.val_budget}), "
+        f"{meta['seconds']:.1f} s")
+    return ckpt, {"history": history, **meta}
