@@ -1,0 +1,61 @@
+"""`smartframes train` and `select` end to end: benchmark -> store -> checkpoint -> real clips."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from smartframes.cli import main
+from smartframes.serving import load_selector
+from smartframes.synth import SynthConfig, synthesize
+
+from .conftest import SMALL_SPEC_ARGS
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("serving")
+    synthesize(root / "bench", SynthConfig(classes=4, per_class=6, frames=16, size=64), workers=1, progress=False)
+    assert main(["extract", str(root / "bench" / "labels.csv"), "--store", str(root / "store"), "--quiet",
+                 "--light-resolution", "96", "--expensive-resolution", "96"]) == 0
+    assert main(["train", "--store", str(root / "store"), "--out", str(root / "ckpt"), "--epochs", "8", "--quiet"]) == 0
+    return root
+
+
+def test_select_on_benchmark_video(trained, capsys):
+    selector = load_selector(trained / "ckpt")
+    video = sorted((trained / "bench" / "videos").rglob("*.mp4"))[0]
+    sel = selector.select(video, n=3)
+    assert len(sel.indices) == 3 and sel.indices == sorted(sel.indices)
+    assert len(sel.candidates) == 16 and sel.score.shape == sel.delta.shape == sel.gamma.shape == (16,)
+    assert sel.label in selector.classes and 0 < sel.probability <= 1
+    assert abs(sum(sel.class_probabilities.values()) - 1) < 1e-4
+    assert sel.indices == sorted(sorted(range(16), key=lambda i: (-sel.score[i], i))[:3])
+    assert selector.select(video, n=50).indices == list(range(16))
+
+
+def test_select_cli_on_real_clips_writes_sheet(trained, real_clips, tmp_path, capsys):
+    clips = [real_clips / "misc" / "v_Basketball_g01_c01.avi", real_clips / "misc" / "flipping_a_pancake.mkv",
+             real_clips / "misc" / "ntu_S001C001P001R001A001_rgb.avi"]
+    for clip in clips:
+        sheet = tmp_path / f"{clip.stem}.png"
+        assert main(["select", str(clip), "--selector", str(trained / "ckpt"), "-n", "6", "--json", "--sheet", str(sheet)]) == 0
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert len(out["indices"]) == 6 and sheet.stat().st_size > 10_000
+        assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_select_errors_are_one_line(trained, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("nope")
+    for argv, message in [
+        (["select", str(bad), "--selector", str(trained / "ckpt")], "bad.mp4: not a readable video"),
+        (["select", str(bad), "--selector", str(tmp_path)], "not a selector checkpoint"),
+        (["train", "--store", str(tmp_path / "none"), "--out", str(tmp_path / "c")], "not a feature store"),
+    ]:
+        proc = subprocess.run([sys.executable, "-m", "smartframes", *argv], capture_output=True, text=True)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode != 0 and len(lines) == 1 and message in lines[0], proc.stderr

@@ -1,0 +1,136 @@
+"""Training, checkpoints and serving."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from smartframes.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from smartframes.dataset import DatasetItem
+from smartframes.features import FeatureSpec, VideoFeatures
+from smartframes.selector import SelectorConfig, top_n
+from smartframes.store import FeatureStore
+from smartframes.train import TrainConfig, load_videos, score_videos, train_selector
+from smartframes.video import VideoInfo
+
+from .conftest import real_clip_rows, REAL_CLIPS
+
+TOY_SPEC = FeatureSpec(light_resolution=96, expensive_resolution=96)
+
+
+def make_toy_store(root: Path, classes: int = 3, per_class: int = 30, T: int = 20, seed: int = 0) -> dict:
+    """A store of made-up features: each video has 4 useful frames carrying its class signal,
+    the rest noise. Returns {video id: useful mask}."""
+    rng = np.random.default_rng(seed)
+    visual_dirs = rng.normal(size=(classes, 1280)).astype(np.float32)
+    glove_dirs = rng.normal(size=(classes, 50)).astype(np.float32)
+    exp_dirs = rng.normal(size=(classes, 1280)).astype(np.float32)
+    marker = rng.normal(size=1280).astype(np.float32)  # "something is happening" in useful frames
+    items, feats, masks = [], {}, {}
+    for c in range(classes):
+        for k in range(per_class):
+            path = str(root / "videos" / f"c{c}_{k}.mp4")
+            split = "train" if k < per_class * 0.6 else "val" if k < per_class * 0.75 else "test"
+            items.append(DatasetItem(path, f"class{c}", split, path))
+            useful = np.zeros(T, bool)
+            start = rng.integers(0, T - 4)
+            useful[start : start + 4] = True
+            visual = rng.normal(size=(T, 1280)).astype(np.float32)
+            visual[useful] += 1.5 * visual_dirs[c] + 1.5 * marker
+            glove = rng.normal(size=(T, 50)).astype(np.float32) * 0.5
+            glove[useful] += glove_dirs[c]
+            expensive = rng.normal(size=(T, 1280)).astype(np.float32)
+            expensive[useful] += 0.8 * exp_dirs[c]
+            info = VideoInfo(path, T, 10.0, T / 10, 64, 64, 0, "h264")
+            feats[path] = VideoFeatures(visual, glove, expensive, np.arange(T), np.arange(T) / 10, info, 0)
+            masks[path] = useful
+    store = FeatureStore.create_or_open(root / "store", TOY_SPEC)
+    store.add_videos(items)
+    from smartframes.store import video_id
+
+    ids = {}
+    for path, f in feats.items():
+        vid = video_id(path)
+        store.put(vid, f, 0.0)
+        ids[vid] = masks[path]
+    store.close()
+    return ids
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    masks = make_toy_store(root)
+    ckpt, history = train_selector(root / "store", root / "ckpt", TrainConfig(epochs=25), progress=False, log=lambda m: None)
+    return root, masks, ckpt, history
+
+
+def test_trained_selector_ranks_useful_frames_first(toy):
+    root, masks, ckpt, history = toy
+    with FeatureStore.open(root / "store") as store:
+        test = load_videos(store, "test", ckpt.classes)
+    scores = score_videos(ckpt.selector, test)
+    precision = np.mean([masks[v.id][top_n(s, 4)].mean() for v, (s, _, _) in zip(test, scores)])
+    assert precision > 0.8, precision
+    assert history["validation"]["accuracy"] > 0.8
+
+
+def test_training_is_deterministic(toy, tmp_path):
+    root, _, ckpt, _ = toy
+    again, _ = train_selector(root / "store", None, TrainConfig(epochs=25), progress=False, log=lambda m: None)
+    for (k, a), b in zip(ckpt.selector.state_dict().items(), again.selector.state_dict().values()):
+        assert np.array_equal(a.numpy(), b.numpy()), k
+
+
+def test_checkpoint_round_trip(toy):
+    root, _, ckpt, _ = toy
+    loaded = load_checkpoint(root / "ckpt", expect_spec=TOY_SPEC)
+    with FeatureStore.open(root / "store") as store:
+        test = load_videos(store, "test", ckpt.classes)
+    for (a, da, ga), (b, db, gb) in zip(score_videos(ckpt.selector, test), score_videos(loaded.selector, test)):
+        assert np.array_equal(a, b) and np.array_equal(da, db) and np.array_equal(ga, gb)
+    assert np.array_equal(ckpt.head.probabilities(test[0].emb), loaded.head.probabilities(test[0].emb))
+    config = json.loads((root / "ckpt" / "config.json").read_text())
+    assert config["classes"] == ["class0", "class1", "class2"] and config["feature_spec"]["light_resolution"] == 96
+    assert {"training", "versions", "validation"} <= set(config)
+    assert not list((root / "ckpt").glob("*.pt")) and not list((root / "ckpt").glob("*.pkl"))
+
+
+def test_checkpoint_with_other_features_is_refused(toy):
+    root, _, _, _ = toy
+    with pytest.raises(CheckpointError, match="trained on other features .*light_resolution: 96 != 160"):
+        load_checkpoint(root / "ckpt", expect_spec=FeatureSpec())
+
+
+def _tampered(root: Path, tmp_path: Path, edit) -> Path:
+    import shutil
+
+    dst = tmp_path / "ckpt"
+    shutil.copytree(root / "ckpt", dst)
+    config = json.loads((dst / "config.json").read_text())
+    edit(config)
+    (dst / "config.json").write_text(json.dumps(config))
+    return dst
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["selector"].update(lstm_hidden=64), "selector weights do not fit"),
+        (lambda c: c["selector"].update(evil="os.system"), "unknown fields"),
+        (lambda c: c.update(classes=["a"]), "'classes' must list 3"),
+        (lambda c: c.update(format="pickle"), "unknown format"),
+    ],
+)
+def test_tampered_checkpoint_is_refused(toy, tmp_path, edit, message):
+    root, _, _, _ = toy
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(_tampered(root, tmp_path, edit))
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="not a selector checkpoint"):
+        load_checkpoint(tmp_path)
