@@ -57,6 +57,7 @@ def cmd_extract(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from .classifier import HeadConfig
     from .selector import SelectorConfig
     from .train import TrainConfig, train_selector
 
@@ -66,7 +67,8 @@ def cmd_train(args) -> int:
                       val_budget=args.val_budget, seed=args.seed)
     sel = SelectorConfig(pairs=not args.no_pairs, use_sfs=not args.gs_only, use_gs=not args.sfs_only,
                          use_glove=not args.no_glove)
-    train_selector(args.store, args.out, cfg, sel, progress=not args.quiet)
+    train_selector(args.store, args.out, cfg, sel, HeadConfig(hidden=args.head_hidden), oracle_dir=args.oracle_dir,
+                   progress=not args.quiet)
     print(f"checkpoint: {args.out}")
     return 0
 
@@ -214,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help=f"learning rate (default {t.lr} for adam, 1e-4 for sgd)")
     p.add_argument("--val-budget", type=int, default=t.val_budget, help=f"n for picking the epoch (default {t.val_budget})")
     p.add_argument("--seed", type=int, default=t.seed)
+    p.add_argument("--head-hidden", type=int, default=0,
+                   help="expensive head: 0 for linear (default), else one hidden layer of this width")
+    p.add_argument("--oracle-dir", default=None,
+                   help="oracle targets from your own model: DIR/<video name>.npy, per-frame class "
+                   "probabilities (or logits) of shape (frames, classes), classes in sorted order")
     p.add_argument("--sfs-only", action="store_true", help="ablation: score with delta alone")
     p.add_argument("--gs-only", action="store_true", help="ablation: score with gamma alone")
     p.add_argument("--no-pairs", action="store_true", help="ablation: single-frame input to the global selector")

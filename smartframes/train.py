@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -66,6 +67,39 @@ def load_videos(store: FeatureStore, split: str, classes: list[str]) -> list[Vid
         out.append(VideoData(rec.id, rec.path, classes.index(rec.label), np.concatenate([a["visual"], a["glove"]], 1),
                              a["expensive"], a["indices"], a["times"]))
     return out
+
+
+def load_oracle(oracle_dir, video: VideoData, num_classes: int) -> np.ndarray:
+    """Oracle targets p(true class | frame) of one video from a user's ``.npy`` file.
+
+    The file is ``<oracle_dir>/<video file name without suffix>.npy``, float, shape
+    ``(frames in the video, C)`` indexed by frame index, or ``(candidate frames, C)`` in the
+    store's candidate order; columns follow the sorted class names. Logits are accepted too: rows
+    that do not sum to 1 go through a softmax.
+
+    Raises:
+        SmartframesError: missing file, wrong shape or non-finite values, naming the file.
+    """
+    path = Path(oracle_dir) / (Path(video.path).stem + ".npy")
+    if not path.is_file():
+        raise SmartframesError(f"{path}: oracle file missing for {video.path}")
+    try:
+        probs = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise SmartframesError(f"{path}: not a readable .npy array ({e})") from None
+    if probs.ndim != 2 or probs.shape[1] != num_classes:
+        raise SmartframesError(f"{path}: expected shape (frames, {num_classes}), got {probs.shape}")
+    if not np.all(np.isfinite(probs)):
+        raise SmartframesError(f"{path}: contains NaN or infinite values")
+    if len(probs) != len(video.indices):
+        if len(probs) <= int(video.indices.max()):
+            raise SmartframesError(f"{path}: {len(probs)} rows, but the video has candidates up to frame {int(video.indices.max())}")
+        probs = probs[video.indices]
+    probs = probs.astype(np.float64)
+    if not np.allclose(probs.sum(1), 1.0, atol=1e-3) or probs.min() < 0:
+        probs = np.exp(probs - probs.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+    return probs[:, video.label].astype(np.float32)
 
 
 def collate(videos: list[VideoData], with_targets: bool = False):
@@ -126,6 +160,7 @@ def train_selector(
     selector_cfg: SelectorConfig | None = None,
     head_cfg: HeadConfig | None = None,
     *,
+    oracle_dir=None,
     progress: bool = True,
     log=print,
 ) -> tuple[Checkpoint, dict]:
@@ -137,6 +172,8 @@ def train_selector(
         cfg: optimisation settings.
         selector_cfg: network switches and sizes (``in_dim``/``num_classes`` are filled in).
         head_cfg: expensive head settings (``in_dim``/``num_classes`` are filled in).
+        oracle_dir: take the oracle targets from per-frame class probabilities computed by your
+            own model instead of the cross-fitted head (see :func:`load_oracle`).
         progress: progress bar over epochs.
         log: where one-line messages go.
 
@@ -161,8 +198,13 @@ def train_selector(
     # expensive head on every training frame; cross-fitted oracle targets for the training videos
     head = train_head(np.concatenate([v.emb for v in train]),
                       np.concatenate([np.full(len(v.emb), v.label) for v in train]), head_cfg, cfg.seed)
-    for v, t in zip(train, cross_fit_oracle([v.emb for v in train], [v.label for v in train], head_cfg, cfg.folds, cfg.seed)):
-        v.target = t
+    if oracle_dir is not None:
+        for v in train:
+            v.target = load_oracle(oracle_dir, v, len(classes))
+    else:
+        targets = cross_fit_oracle([v.emb for v in train], [v.label for v in train], head_cfg, cfg.folds, cfg.seed)
+        for v, t in zip(train, targets):
+            v.target = t
     for v in train + val:
         v.probs = head.probabilities(v.emb)
     val_frame_acc = float(np.mean(np.concatenate([v.probs.argmax(1) == v.label for v in val])))

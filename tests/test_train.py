@@ -134,3 +134,27 @@ def test_tampered_checkpoint_is_refused(toy, tmp_path, edit, message):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not a selector checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def test_user_supplied_oracle(toy, tmp_path):
+    root, masks, _, _ = toy
+    oracle = tmp_path / "oracle"
+    oracle.mkdir()
+    with FeatureStore.open(root / "store") as store:
+        classes = store.classes()
+        for rec in store.records(split="train"):
+            probs = np.full((20, 3), 0.1 / 2)
+            probs[:, classes.index(rec.label)] = 0.05
+            probs[masks[rec.id], classes.index(rec.label)] = 0.95  # the oracle knows the useful frames
+            probs /= probs.sum(1, keepdims=True)
+            np.save(oracle / (Path(rec.path).stem + ".npy"), probs)
+    ckpt, _ = train_selector(root / "store", None, TrainConfig(epochs=10), oracle_dir=oracle, progress=False, log=lambda m: None)
+    with FeatureStore.open(root / "store") as store:
+        test = load_videos(store, "test", ckpt.classes)
+    deltas = score_videos(ckpt.selector, test)
+    precision = np.mean([masks[v.id][top_n(d, 4)].mean() for v, (_, d, _) in zip(test, deltas)])
+    assert precision > 0.8
+    first = sorted(oracle.iterdir())[0]
+    np.save(first, np.zeros((20, 5)))
+    with pytest.raises(Exception, match=r"expected shape \(frames, 3\), got \(20, 5\)"):
+        train_selector(root / "store", None, TrainConfig(epochs=1), oracle_dir=oracle, progress=False, log=lambda m: None)
