@@ -25,6 +25,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/extract_speed.py
+	$(BIN)/python benchmarks/selector_latency.py
 
 clean:
 	rm -rf $(VENV) smartframes-demo .pytest_cache
