@@ -105,6 +105,27 @@ def cmd_select(args) -> int:
     return status
 
 
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate, format_table, write_json
+
+    report = evaluate(args.store, args.selector, args.budgets, split=args.split)
+    print(format_table(report))
+    if args.json:
+        write_json(report, args.json)
+        print(f"json: {args.json}")
+    return 0
+
+
+def _budgets(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated frame counts such as 4,8,16, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"budgets must be >= 1, got {text!r}")
+    return values
+
+
 def cmd_probe(args) -> int:
     from .video import VideoError, probe
 
@@ -236,6 +257,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sheet", default=None, help="write a contact sheet PNG of the selected frames")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.set_defaults(func=cmd_select)
+
+    p = sub.add_parser("evaluate", help="compare SMART with uniform/random/all-frames/oracle selection",
+                       description="Score the store's test split with every method at every budget: accuracy, "
+                       "GFLOPs and milliseconds per video, selection precision where ground truth exists.")
+    p.add_argument("--store", required=True)
+    p.add_argument("--selector", required=True, help="checkpoint directory")
+    p.add_argument("--budgets", type=_budgets, default=(4, 8, 16), help="frame budgets n (default 4,8,16)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--json", default=None, help="write the results as JSON")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("probe", help="print frame count, fps, duration and size of videos")
     p.add_argument("videos", nargs="+")

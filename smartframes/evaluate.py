@@ -1,0 +1,269 @@
+"""Evaluation against the paper's baselines: accuracy, GFLOPs, time and selection precision.
+
+Every method picks frames among a test video's candidates; the prediction average-pools the
+expensive classifier's per-frame probabilities over the picked frames (the paper's protocol).
+
+- ``smart``: top-n by s = delta * gamma; ``sfs``: by delta; ``gs``: by gamma;
+- ``uniform``: n evenly spaced candidates; ``random``: n at random (mean and std over 10 seeds);
+- ``all``: every candidate; ``oracle``: the n frames where the classifier is most confident of
+  the true class (an upper bound no selector can pass).
+
+Cost per video, from ``torch.utils.flop_counter.FlopCounterMode`` on the real modules at the
+store's resolutions: the selector methods pay the light backbone on every candidate, the selector
+networks, and the expensive backbone + head on the n chosen frames; ``uniform``/``random`` pay only
+the expensive part for n frames; ``all`` and ``oracle`` pay it for every candidate.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .backbones import BACKBONES, load_backbone
+from .checkpoint import Checkpoint, load_checkpoint
+from .features import FeatureSpec, candidate_indices
+from .selector import pair_partners, top_n
+from .store import FeatureStore
+from .train import load_videos, score_videos, video_prediction
+
+METHODS = ("smart", "sfs", "gs", "uniform", "random", "all", "oracle")
+SELECTOR_METHODS = ("smart", "sfs", "gs")
+RANDOM_SEEDS = 10
+
+
+# -- choosing frames (pure functions) --------------------------------------------------------
+
+
+def uniform_frames(T: int, n: int) -> list[int]:
+    """n evenly spaced positions among T candidates (segment centres); all of them if n >= T."""
+    return candidate_indices(T, 1, n).tolist()
+
+
+def random_frames(T: int, n: int, rng: np.random.Generator) -> list[int]:
+    """n distinct random positions among T candidates, in time order; all if n >= T."""
+    return list(range(T)) if n >= T else sorted(rng.choice(T, size=n, replace=False).tolist())
+
+
+def choose(method: str, n: int | None, T: int, *, score=None, delta=None, gamma=None, probs=None, label=None,
+           rng=None) -> list[int]:
+    """Positions (among T candidates) that ``method`` picks with budget ``n`` (None for ``all``)."""
+    if method == "all" or n is None:
+        return list(range(T))
+    if method == "smart":
+        return top_n(score, n)
+    if method == "sfs":
+        return top_n(delta, n)
+    if method == "gs":
+        return top_n(gamma, n)
+    if method == "uniform":
+        return uniform_frames(T, n)
+    if method == "random":
+        return random_frames(T, n, rng)
+    if method == "oracle":
+        return top_n(probs[:, label], n)
+    raise ValueError(f"unknown method {method!r}")
+
+
+# -- cost ------------------------------------------------------------------------------------
+
+
+def count_flops(module: torch.nn.Module, *inputs) -> int:
+    """FLOPs of one forward pass, counted by torch's FlopCounterMode."""
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        module(*inputs)
+    return int(counter.get_total_flops())
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Per-frame and per-video costs of the pipeline's parts, in GFLOPs and milliseconds."""
+
+    light_gflops: float  # light backbone, one frame
+    expensive_gflops: float  # expensive backbone + head, one frame
+    light_ms: float
+    expensive_ms: float
+    selector_gflops: dict  # T -> selector networks on a T-candidate video
+    selector_ms: dict
+
+    def gflops(self, method: str, T: int, n_used: int) -> float:
+        if method in SELECTOR_METHODS:
+            return self.light_gflops * T + self.selector_gflops[T] + self.expensive_gflops * n_used
+        return self.expensive_gflops * (T if method in ("all", "oracle") else n_used)
+
+    def ms(self, method: str, T: int, n_used: int) -> float:
+        if method in SELECTOR_METHODS:
+            return self.light_ms * T + self.selector_ms[T] + self.expensive_ms * n_used
+        return self.expensive_ms * (T if method in ("all", "oracle") else n_used)
+
+
+def _time_ms(fn, repeats: int = 3) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        fn()
+        best = min(best, (time.perf_counter() - begin) * 1e3)
+    return best
+
+
+def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16) -> CostModel:
+    """Count FLOPs of the real modules at the store's resolutions and time them on this machine."""
+    spec: FeatureSpec = ckpt.spec
+    light = load_backbone(spec.light_backbone)
+    expensive = load_backbone(spec.expensive_backbone)
+    head = ckpt.head
+    lr, er = spec.light_resolution, spec.expensive_resolution
+    x_light = torch.zeros(1, 3, lr, lr).contiguous(memory_format=torch.channels_last)
+    x_exp = torch.zeros(1, 3, er, er).contiguous(memory_format=torch.channels_last)
+    light_flops = count_flops(light, x_light)
+    exp_flops = count_flops(lambda x: head(expensive.forward_features(x)), x_exp)
+    batch_l = x_light.expand(timing_batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
+    batch_e = x_exp.expand(timing_batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        light_ms = _time_ms(lambda: light(batch_l)) / timing_batch
+        exp_ms = _time_ms(lambda: head(expensive.forward_features(batch_e))) / timing_batch
+    sel_flops, sel_ms = {}, {}
+    selector = ckpt.selector.eval()
+    for T in sorted(lengths):
+        x = torch.zeros(1, T, spec.light_dim)
+        mask = torch.ones(1, T, dtype=torch.bool)
+        partners = pair_partners(torch.tensor([T]), T, torch.Generator().manual_seed(0))
+        sel_flops[T] = count_flops(selector, x, mask, partners) / 1e9
+        with torch.inference_mode():
+            sel_ms[T] = _time_ms(lambda: selector(x, mask, partners))
+    return CostModel(light_flops / 1e9, exp_flops / 1e9, light_ms, exp_ms, sel_flops, sel_ms)
+
+
+# -- ground truth ----------------------------------------------------------------------------
+
+
+def find_ground_truth(paths: list[str]) -> dict | None:
+    """Useful-frame masks of a benchmark written by ``smartframes synth``, found beside the videos
+    (``<root>/ground_truth.json`` for ``<root>/videos/<class>/<file>``); None for other data."""
+    from .synth import load_ground_truth
+
+    roots = {Path(p).parents[2] for p in paths if len(Path(p).parents) > 2}
+    truth = {}
+    for root in roots:
+        if (root / "ground_truth.json").is_file():
+            truth.update(load_ground_truth(root))
+    return truth if truth and all(p in truth for p in paths) else None
+
+
+# -- the evaluation --------------------------------------------------------------------------
+
+
+def evaluate(store_dir, selector_dir, budgets=(4, 8, 16), *, split: str = "test", ckpt: Checkpoint | None = None,
+             log=print) -> dict:
+    """Score every method at every budget on a store's split.
+
+    Returns:
+        ``{"dataset", "split", "videos", "classes", "budgets", "results": [{"method", "budget",
+        "accuracy", "accuracy_std", "gflops_per_video", "ms_per_video", "selection_precision",
+        "videos_below_budget"}], "cost": {...}}``; ``budget`` is None for ``all``.
+    """
+    with FeatureStore.open(store_dir) as store:
+        ckpt = ckpt or load_checkpoint(selector_dir, expect_spec=store.spec)
+        classes = ckpt.classes
+        unknown = sorted({r.label for r in store.records(status="done", split=split)} - set(classes))
+        if unknown:
+            from .errors import SmartframesError
+
+            raise SmartframesError(f"{store_dir}: {split} labels unknown to the selector: {', '.join(unknown[:5])}")
+        videos = load_videos(store, split, classes)
+    if not videos:
+        from .errors import SmartframesError
+
+        raise SmartframesError(f"{store_dir}: no finished videos in the {split} split")
+    for v in videos:
+        v.probs = ckpt.head.probabilities(v.emb)
+    scores = score_videos(ckpt.selector, videos)
+    truth = find_ground_truth([v.path for v in videos])
+    lengths = {len(v.x) for v in videos}
+    cost = build_cost_model(ckpt, lengths)
+    results = []
+    for method in METHODS:
+        for n in ([None] if method == "all" else budgets):
+            runs = RANDOM_SEEDS if method == "random" else 1
+            accs, precisions, gflops, ms = [], [], [], []
+            below = sum(1 for v in videos if n is not None and len(v.x) < n)
+            for run in range(runs):
+                rng = np.random.default_rng(run)
+                right, prec = [], []
+                for v, (score, delta, gamma) in zip(videos, scores):
+                    T = len(v.x)
+                    picked = choose(method, n, T, score=score, delta=delta, gamma=gamma, probs=v.probs,
+                                    label=v.label, rng=rng)
+                    right.append(int(video_prediction(v.probs, picked).argmax() == v.label))
+                    if truth is not None:
+                        useful = truth[v.path]["useful"]
+                        prec.append(float(np.mean(useful[v.indices[picked]])))
+                    if run == 0:
+                        gflops.append(cost.gflops(method, T, len(picked)))
+                        ms.append(cost.ms(method, T, len(picked)))
+                accs.append(float(np.mean(right)))
+                if prec:
+                    precisions.append(float(np.mean(prec)))
+            results.append({
+                "method": method, "budget": n, "accuracy": float(np.mean(accs)),
+                "accuracy_std": float(np.std(accs)) if runs > 1 else None,
+                "gflops_per_video": float(np.mean(gflops)), "ms_per_video": float(np.mean(ms)),
+                "selection_precision": float(np.mean(precisions)) if precisions else None,
+                "videos_below_budget": below,
+            })
+    return {
+        "dataset": str(Path(store_dir).resolve()), "split": split, "videos": len(videos), "classes": classes,
+        "budgets": list(budgets), "results": results,
+        "cost": {"light_gflops_per_frame": cost.light_gflops, "expensive_gflops_per_frame": cost.expensive_gflops,
+                 "light_ms_per_frame": cost.light_ms, "expensive_ms_per_frame": cost.expensive_ms,
+                 "selector_gflops": {str(k): v for k, v in cost.selector_gflops.items()},
+                 "selector_ms": {str(k): v for k, v in cost.selector_ms.items()},
+                 "mean_candidates": float(np.mean([len(v.x) for v in videos]))},
+    }
+
+
+def format_table(report: dict) -> str:
+    """The results in the layout of the paper's Table 2: accuracy (%) and GFLOPs by #frames."""
+    budgets = report["budgets"]
+    rows = {(r["method"], r["budget"]): r for r in report["results"]}
+    width = 8
+    head = f"{'Method':<10}" + "".join(f"{n:>{width}}" for n in budgets) + "  |" + "".join(f"{n:>{width}}" for n in budgets)
+    lines = [f"{report['videos']} {report['split']} videos; accuracy (%) | GFLOPs per video; #F = frames",
+             f"{'':<10}{'Accuracy':^{width * len(budgets)}}  |{'GFLOPs':^{width * len(budgets)}}",
+             head.replace("Method", "#F    ", 1), "-" * len(head)]
+    for method in METHODS:
+        if method == "all":
+            r = rows[("all", None)]
+            acc = f"{100 * r['accuracy']:.1f}"
+            lines.append(f"{'All frames':<10}" + "".join(f"{acc:>{width}}" for _ in budgets) + "  |"
+                         + "".join(f"{r['gflops_per_video']:>{width}.1f}" for _ in budgets))
+            continue
+        accs = []
+        for n in budgets:
+            r = rows[(method, n)]
+            a = f"{100 * r['accuracy']:.1f}"
+            if r["accuracy_std"]:
+                a += f"±{100 * r['accuracy_std']:.1f}"
+            accs.append(a)
+        label = {"smart": "SMART", "sfs": "SFS only", "gs": "GS only"}.get(method, method.capitalize())
+        lines.append(f"{label:<10}" + "".join(f"{a:>{width}}" for a in accs) + "  |"
+                     + "".join(f"{rows[(method, n)]['gflops_per_video']:>{width}.1f}" for n in budgets))
+    below = {n: rows[("smart", n)]["videos_below_budget"] for n in budgets}
+    if any(below.values()):
+        lines.append("videos with fewer candidates than n (all their frames used, every method): "
+                     + ", ".join(f"n={n}: {b}" for n, b in below.items() if b))
+    if rows[("smart", budgets[0])]["selection_precision"] is not None:
+        lines.append("selection precision (fraction of chosen frames that are useful): "
+                     + "; ".join(f"{m} " + "/".join(f"{rows[(m, n)]['selection_precision']:.2f}" for n in budgets)
+                                 for m in ("smart", "uniform", "random", "oracle")))
+    return "\n".join(lines)
+
+
+def write_json(report: dict, path) -> None:
+    Path(path).write_text(json.dumps(report, indent=2))

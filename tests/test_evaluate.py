@@ -1,0 +1,66 @@
+"""Evaluation: FLOP counting, baselines, the table and the JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from smartframes.cli import main
+from smartframes.evaluate import METHODS, choose, count_flops, evaluate, format_table, random_frames, uniform_frames
+from smartframes.train import TrainConfig, train_selector
+
+from .test_train import make_toy_store
+
+
+def test_flop_counter_agrees_with_a_hand_count():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 5))
+    hand = 2 * (3 * 3 * 3) * 4 * (8 * 8) + 2 * (4 * 8 * 8) * 5  # multiply-adds counted as 2 FLOPs
+    assert count_flops(net, torch.zeros(1, 3, 8, 8)) == hand
+
+
+def test_baseline_choices():
+    assert uniform_frames(10, 2) == [2, 7] and uniform_frames(3, 5) == [0, 1, 2]
+    picks = random_frames(10, 4, np.random.default_rng(0))
+    assert len(set(picks)) == 4 and picks == sorted(picks)
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    assert choose("oracle", 2, 3, probs=probs, label=0) == [0, 2]
+    assert choose("all", None, 3) == [0, 1, 2]
+
+
+@pytest.fixture(scope="module")
+def toy_eval(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy_eval")
+    make_toy_store(root)
+    train_selector(root / "store", root / "ckpt", TrainConfig(epochs=10), progress=False, log=lambda m: None)
+    return root
+
+
+def test_budget_at_least_candidates_equals_all(toy_eval):
+    report = evaluate(toy_eval / "store", toy_eval / "ckpt", budgets=(4, 20, 50))
+    rows = {(r["method"], r["budget"]): r for r in report["results"]}
+    everything = rows[("all", None)]["accuracy"]
+    for method in METHODS:
+        if method != "all":
+            assert rows[(method, 20)]["accuracy"] == rows[(method, 50)]["accuracy"] == everything
+            assert rows[(method, 50)]["videos_below_budget"] == report["videos"]
+    assert rows[("smart", 4)]["accuracy"] > rows[("uniform", 4)]["accuracy"]
+    assert rows[("smart", 4)]["gflops_per_video"] < rows[("all", None)]["gflops_per_video"]
+    table = format_table(report)
+    assert "SMART" in table and "All frames" in table and "n=4" not in table
+
+
+def test_cli_json_has_the_documented_fields(toy_eval, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--store", str(toy_eval / "store"), "--selector", str(toy_eval / "ckpt"),
+                 "--budgets", "2,4", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert {"dataset", "results"} <= set(report)
+    for r in report["results"]:
+        assert {"method", "budget", "accuracy", "gflops_per_video", "ms_per_video", "selection_precision"} <= set(r)
+        assert (r["budget"] is None) == (r["method"] == "all")
+        assert 0 <= r["accuracy"] <= 1 and r["gflops_per_video"] > 0 and r["ms_per_video"] > 0
+        assert r["selection_precision"] is None  # made-up features: no ground truth
+    assert len(report["results"]) == 6 * 2 + 1
