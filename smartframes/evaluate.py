@@ -232,7 +232,7 @@ def format_table(report: dict) -> str:
     """The results in the layout of the paper's Table 2: accuracy (%) and GFLOPs by #frames."""
     budgets = report["budgets"]
     rows = {(r["method"], r["budget"]): r for r in report["results"]}
-    width = 8
+    width = 11
     head = f"{'Method':<10}" + "".join(f"{n:>{width}}" for n in budgets) + "  |" + "".join(f"{n:>{width}}" for n in budgets)
     lines = [f"{report['videos']} {report['split']} videos; accuracy (%) | GFLOPs per video; #F = frames",
              f"{'':<10}{'Accuracy':^{width * len(budgets)}}  |{'GFLOPs':^{width * len(budgets)}}",
