@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from .dataset import load_dataset
 from .extract import extract_dataset
 from .features import FeatureSpec
 from .serving import load_selector
@@ -46,14 +47,13 @@ def run_demo(out: str | Path, *, seed: int = 0, device: str = "cpu", progress: b
     else:
         train_selector(out / "store", ckpt_dir, progress=progress)
     selector = load_selector(ckpt_dir, device=device)
-    with open(data / "labels.csv") as fh:
-        first_test = next(line.split(",")[0] for line in fh if ",test," in line)
-    sel = selector.select(data / first_test, n=4)
+    first_test = next(it.path for it in load_dataset(data / "labels.csv") if it.split == "test")
+    sel = selector.select(first_test, n=4)
     from .plots import contact_sheet
     from .video import read_frames
 
-    contact_sheet(sel, read_frames(data / first_test, indices=sel.indices), out / "selected.png")
-    print(f"select: {first_test}: predicted {sel.label} ({sel.probability:.2f}) from frames {sel.indices}; "
+    contact_sheet(sel, read_frames(first_test, indices=sel.indices), out / "selected.png")
+    print(f"select: {Path(first_test).name}: predicted {sel.label} ({sel.probability:.2f}) from frames {sel.indices}; "
           f"sheet {out / 'selected.png'}")
     from .evaluate import evaluate, format_table, write_json
 

@@ -27,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .backbones import BACKBONES, load_backbone
 from .checkpoint import Checkpoint, load_checkpoint
+from .errors import SmartframesError
 from .features import FeatureSpec, candidate_indices
 from .selector import pair_partners, top_n
 from .store import FeatureStore
@@ -173,13 +174,9 @@ def evaluate(store_dir, selector_dir, budgets=(4, 8, 16), *, split: str = "test"
         classes = ckpt.classes
         unknown = sorted({r.label for r in store.records(status="done", split=split)} - set(classes))
         if unknown:
-            from .errors import SmartframesError
-
             raise SmartframesError(f"{store_dir}: {split} labels unknown to the selector: {', '.join(unknown[:5])}")
         videos = load_videos(store, split, classes)
     if not videos:
-        from .errors import SmartframesError
-
         raise SmartframesError(f"{store_dir}: no finished videos in the {split} split")
     for v in videos:
         v.probs = ckpt.head.probabilities(v.emb)
