@@ -116,6 +116,14 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    path = build_report(args.store, args.selector, args.out, args.budgets)
+    print(f"report: {path}")
+    return 0
+
+
 def _budgets(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(x) for x in text.split(","))
@@ -267,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--json", default=None, help="write the results as JSON")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="write one self-contained HTML report (table, figures, frame strips)")
+    p.add_argument("--store", required=True)
+    p.add_argument("--selector", required=True, help="checkpoint directory")
+    p.add_argument("--out", required=True, help="HTML file to write")
+    p.add_argument("--budgets", type=_budgets, default=(1, 2, 4, 8), help="frame budgets n (default 1,2,4,8)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("probe", help="print frame count, fps, duration and size of videos")
     p.add_argument("videos", nargs="+")

@@ -42,3 +42,64 @@ def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns
     fig.tight_layout()
     fig.savefig(out, dpi=80)
     plt.close(fig)
+
+
+def accuracy_vs_frames(report: dict, out: str | os.PathLike) -> None:
+    """Paper Fig. 3a: accuracy against the number of frames for SMART, uniform and random, with the
+    all-frames accuracy as a line. ``report`` is :func:`smartframes.evaluate.evaluate`'s result."""
+    rows = {(r["method"], r["budget"]): r for r in report["results"]}
+    budgets = report["budgets"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for method, colour in (("smart", "tab:orange"), ("uniform", "tab:blue"), ("random", "tab:red")):
+        acc = np.array([100 * rows[(method, n)]["accuracy"] for n in budgets])
+        ax.plot(budgets, acc, "o-", color=colour, label=method if method != "smart" else "SMART")
+        if method == "random":
+            std = np.array([100 * (rows[(method, n)]["accuracy_std"] or 0) for n in budgets])
+            ax.fill_between(budgets, acc - std, acc + std, color=colour, alpha=0.15)
+    ax.axhline(100 * rows[("all", None)]["accuracy"], color="gray", ls="--", label="all frames")
+    ax.set_xlabel("number of frames n")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_xticks(budgets)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
+def _resample(values: np.ndarray, points: int = 50) -> np.ndarray:
+    """A score curve over normalised time [0, 1], linearly interpolated to ``points`` samples."""
+    if len(values) == 1:
+        return np.full(points, float(values[0]))
+    return np.interp(np.linspace(0, 1, points), np.linspace(0, 1, len(values)), values)
+
+
+def score_curves_by_class(curves: dict[str, list[np.ndarray]], out: str | os.PathLike, title: str) -> None:
+    """Paper Fig. 3b / Fig. 4: mean score over normalised time, one line per entry of ``curves``
+    (e.g. per class, or SFS vs GS for one class), each a list of per-video score arrays."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name, videos in curves.items():
+        ax.plot(np.linspace(0, 1, 50), np.mean([_resample(v) for v in videos], axis=0), label=f"{name} ({len(videos)})")
+    ax.set_xlabel("normalised time")
+    ax.set_ylabel("mean score")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
+def selection_strip(selected: np.ndarray, rejected: np.ndarray, out: str | os.PathLike, title: str) -> None:
+    """Paper Figs. 5-6: a row of frames not selected (top) over a row of frames selected (bottom)."""
+    n = max(len(selected), len(rejected), 1)
+    fig, axes = plt.subplots(2, n, figsize=(1.8 * n, 4.0), squeeze=False)
+    for row, (frames, name) in enumerate(((rejected, "not selected"), (selected, "selected"))):
+        for k in range(n):
+            ax = axes[row, k]
+            ax.axis("off")
+            if k < len(frames):
+                ax.imshow(frames[k])
+        axes[row, 0].set_title(name, fontsize=9, loc="left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)

@@ -64,3 +64,29 @@ def test_cli_json_has_the_documented_fields(toy_eval, tmp_path, capsys):
         assert 0 <= r["accuracy"] <= 1 and r["gflops_per_video"] > 0 and r["ms_per_video"] > 0
         assert r["selection_precision"] is None  # made-up features: no ground truth
     assert len(report["results"]) == 6 * 2 + 1
+
+
+def test_report_escapes_labels_and_renders(tmp_path):
+    import shutil
+    import subprocess
+
+    from smartframes.report import build_report
+
+    root = tmp_path / "evil"
+    make_toy_store(root, classes=2, per_class=20)
+    with __import__("sqlite3").connect(root / "store" / "catalog.sqlite") as db:
+        db.execute("UPDATE videos SET label='<script>alert(1)</script>' WHERE label='class0'")
+    train_selector(root / "store", root / "ckpt", TrainConfig(epochs=3), progress=False, log=lambda m: None)
+    page = build_report(root / "store", root / "ckpt", tmp_path / "r.html", budgets=(2, 4)).read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("data:image/png;base64,") >= 3 and "http" not in page.replace("http-equiv", "")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed; the page was checked as text only")
+    shot = tmp_path / "shot.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1000,1400", (tmp_path / "r.html").as_uri()], capture_output=True, timeout=120)
+    from skimage.io import imread
+
+    pixels = imread(shot)[..., :3]
+    assert pixels.std() > 10 and (pixels < 128).mean() > 0.01  # text and figures, not a blank page
