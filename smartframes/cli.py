@@ -110,6 +110,11 @@ def cmd_evaluate(args) -> int:
 
     report = evaluate(args.store, args.selector, args.budgets, split=args.split)
     print(format_table(report))
+    if args.ablation:
+        from .evaluate import ablation, format_ablation
+
+        report["ablation"] = ablation(args.store, args.budgets[0], progress=True)
+        print(format_ablation(report["ablation"]))
     if args.json:
         write_json(report, args.json)
         print(f"json: {args.json}")
@@ -274,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budgets", type=_budgets, default=(4, 8, 16), help="frame budgets n (default 4,8,16)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--json", default=None, help="write the results as JSON")
+    p.add_argument("--ablation", action="store_true",
+                   help="also train and evaluate the paper's Table 1 variants (VF, VF+GloVe, SFS only, GS only, "
+                   "SFS+GS, 2-frame input) at the first budget; about half a minute per variant on the demo")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", help="write one self-contained HTML report (table, figures, frame strips)")

@@ -264,3 +264,56 @@ def format_table(report: dict) -> str:
 
 def write_json(report: dict, path) -> None:
     Path(path).write_text(json.dumps(report, indent=2))
+
+
+ABLATION = [  # (section, row, selector switches), paper Table 1
+    ("Input features", "VF", {"use_glove": False, "use_sfs": False, "pairs": False}),
+    ("Input features", "VF + GloVe", {"use_sfs": False, "pairs": False}),
+    ("Selector", "SFS only", {"use_gs": False, "pairs": False}),
+    ("Selector", "GS only", {"use_sfs": False, "pairs": False}),
+    ("Selector", "SFS + GS", {"pairs": False}),
+    ("", "SMART 2-frame input", {}),
+]
+
+
+def ablation(store_dir, budget: int, train_cfg=None, *, progress: bool = False, log=print) -> dict:
+    """Train and evaluate each variant of paper Table 1 at one budget.
+
+    Returns:
+        ``{"budget", "baselines": [{"row", "accuracy", "gflops_per_video"}], "rows": [{"section",
+        "row", "accuracy", "gflops_per_video", "selection_precision"}]}``.
+    """
+    from .selector import SelectorConfig
+    from .train import TrainConfig, train_selector
+
+    trained: dict[tuple, Checkpoint] = {}
+    rows, baselines = [], None
+    for section, name, switches in ABLATION:
+        key = tuple(sorted(switches.items()))
+        if key not in trained:
+            log(f"ablation: training {name}")
+            trained[key], _ = train_selector(store_dir, None, train_cfg or TrainConfig(), SelectorConfig(**switches),
+                                             progress=progress, log=lambda m: None)
+        report = evaluate(store_dir, None, (budget,), ckpt=trained[key], log=log)
+        result = {(r["method"], r["budget"]): r for r in report["results"]}
+        smart = result[("smart", budget)]
+        rows.append({"section": section, "row": name, "accuracy": smart["accuracy"],
+                     "gflops_per_video": smart["gflops_per_video"], "selection_precision": smart["selection_precision"]})
+        if baselines is None:
+            baselines = [{"row": label, "accuracy": result[key]["accuracy"], "gflops_per_video": result[key]["gflops_per_video"]}
+                         for label, key in (("Random", ("random", budget)), ("Uniform", ("uniform", budget)),
+                                            ("All frames", ("all", None)))]
+    return {"budget": budget, "baselines": baselines, "rows": rows}
+
+
+def format_ablation(table: dict) -> str:
+    """The ablation in the layout of the paper's Table 1."""
+    lines = [f"Ablation at n = {table['budget']} frames", f"{'Method':<24}{'Acc':>8}{'G':>8}", "-" * 40, "Baselines"]
+    lines += [f"  {b['row']:<22}{100 * b['accuracy']:>8.1f}{b['gflops_per_video']:>8.2f}" for b in table["baselines"]]
+    section = None
+    for r in table["rows"]:
+        if r["section"] != section:
+            section = r["section"]
+            lines.append(section or "SMART")
+        lines.append(f"  {r['row']:<22}{100 * r['accuracy']:>8.1f}{r['gflops_per_video']:>8.2f}")
+    return "\n".join(lines)

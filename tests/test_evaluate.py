@@ -90,3 +90,15 @@ def test_report_escapes_labels_and_renders(tmp_path):
 
     pixels = imread(shot)[..., :3]
     assert pixels.std() > 10 and (pixels < 128).mean() > 0.01  # text and figures, not a blank page
+
+
+def test_ablation_rows(toy_eval):
+    from smartframes.evaluate import ablation, format_ablation
+
+    table = ablation(toy_eval / "store", 4, TrainConfig(epochs=3), log=lambda m: None)
+    assert [r["row"] for r in table["rows"]] == ["VF", "VF + GloVe", "SFS only", "GS only", "SFS + GS", "SMART 2-frame input"]
+    assert [b["row"] for b in table["baselines"]] == ["Random", "Uniform", "All frames"]
+    rows = {r["row"]: r for r in table["rows"]}
+    assert rows["VF + GloVe"]["accuracy"] == rows["GS only"]["accuracy"]  # the same network, as in the paper
+    assert all(0 <= r["accuracy"] <= 1 and r["gflops_per_video"] > 0 for r in table["rows"])
+    assert "Input features" in format_ablation(table) and "SMART 2-frame input" in format_ablation(table)
