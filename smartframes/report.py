@@ -13,7 +13,7 @@ import numpy as np
 
 from . import plots
 from .checkpoint import load_checkpoint
-from .evaluate import evaluate, format_table
+from .evaluate import evaluate, format_ablation, format_table
 from .selector import top_n
 from .store import FeatureStore
 from .train import load_videos, score_videos
@@ -85,6 +85,7 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
 <pre>{html.escape(format_table(report))}</pre>
 <table><tr><th>method</th><th>n</th><th>accuracy %</th><th>std</th><th>GFLOPs/video</th><th>ms/video</th>
 <th>selection precision</th></tr>{rows}</table>
+{"<h2>Ablation (paper Table 1 layout)</h2><pre>" + html.escape(format_ablation(report["ablation"])) + "</pre>" if report.get("ablation") else ""}
 <h2>Figures</h2>
 {body}
 </body></html>
