@@ -20,7 +20,7 @@ from .errors import SmartframesError
 from .features import FeatureSpec
 from .selector import SelectorConfig, SmartSelector
 
-FORMAT = "smartframes-selector/1"
+FORMAT = "smartframes-selector/2"  # 2: standardised inputs, gamma_from_frame
 
 
 class CheckpointError(SmartframesError):

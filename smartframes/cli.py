@@ -64,9 +64,10 @@ def cmd_train(args) -> int:
     defaults = TrainConfig()
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                       lr=args.lr if args.lr is not None else (defaults.lr if args.optimizer == "adam" else 1e-4),
-                      val_budget=args.val_budget, seed=args.seed)
+                      val_budget=args.val_budget, seed=args.seed,
+                      gamma_target=0.0 if args.gamma_as_printed else defaults.gamma_target)
     sel = SelectorConfig(pairs=not args.no_pairs, use_sfs=not args.gs_only, use_gs=not args.sfs_only,
-                         use_glove=not args.no_glove)
+                         use_glove=not args.no_glove, gamma_from_frame=not args.gamma_as_printed)
     train_selector(args.store, args.out, cfg, sel, HeadConfig(hidden=args.head_hidden), oracle_dir=args.oracle_dir,
                    progress=not args.quiet)
     print(f"checkpoint: {args.out}")
@@ -259,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gs-only", action="store_true", help="ablation: score with gamma alone")
     p.add_argument("--no-pairs", action="store_true", help="ablation: single-frame input to the global selector")
     p.add_argument("--no-glove", action="store_true", help="ablation: visual features only")
+    p.add_argument("--gamma-as-printed", action="store_true",
+                   help="the global selector exactly as the paper prints it: Eq. 5 on the running sum omega_t and "
+                   "trained by Eq. 7 alone (default: Eq. 5 on frame t, gamma also regressed onto the oracle)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 

@@ -266,34 +266,44 @@ def write_json(report: dict, path) -> None:
     Path(path).write_text(json.dumps(report, indent=2))
 
 
-ABLATION = [  # (section, row, selector switches), paper Table 1
-    ("Input features", "VF", {"use_glove": False, "use_sfs": False, "pairs": False}),
-    ("Input features", "VF + GloVe", {"use_sfs": False, "pairs": False}),
-    ("Selector", "SFS only", {"use_gs": False, "pairs": False}),
-    ("Selector", "GS only", {"use_sfs": False, "pairs": False}),
-    ("Selector", "SFS + GS", {"pairs": False}),
-    ("", "SMART 2-frame input", {}),
+ABLATION = [  # (section, row, selector switches, training overrides): paper Table 1, then our departure
+    ("Input features", "VF", {"use_glove": False, "use_sfs": False, "pairs": False}, {}),
+    ("Input features", "VF + GloVe", {"use_sfs": False, "pairs": False}, {}),
+    ("Selector", "SFS only", {"use_gs": False, "pairs": False}, {}),
+    ("Selector", "GS only", {"use_sfs": False, "pairs": False}, {}),
+    ("Selector", "SFS + GS", {"pairs": False}, {}),
+    ("", "SMART 2-frame input", {}, {}),
+    ("Global selector as printed (Eq. 5 on omega_t, trained by Eq. 7 alone)", "SMART 2-frame input",
+     {"gamma_from_frame": False}, {"gamma_target": 0.0}),
+    ("Global selector as printed (Eq. 5 on omega_t, trained by Eq. 7 alone)", "GS only",
+     {"gamma_from_frame": False, "use_sfs": False}, {"gamma_target": 0.0}),
 ]
 
 
-def ablation(store_dir, budget: int, train_cfg=None, *, progress: bool = False, log=print) -> dict:
-    """Train and evaluate each variant of paper Table 1 at one budget.
+def ablation(store_dir, budget: int, train_cfg=None, *, default: Checkpoint | None = None, progress: bool = False,
+             log=print) -> dict:
+    """Train and evaluate each variant of paper Table 1 at one budget, and the global selector as
+    the paper prints it beside ours. ``default``: an already trained selector with the default
+    switches and ``train_cfg``, used for its row instead of training it again.
 
     Returns:
         ``{"budget", "baselines": [{"row", "accuracy", "gflops_per_video"}], "rows": [{"section",
         "row", "accuracy", "gflops_per_video", "selection_precision"}]}``.
     """
+    from dataclasses import replace
+
     from .selector import SelectorConfig
     from .train import TrainConfig, train_selector
 
-    trained: dict[tuple, Checkpoint] = {}
+    train_cfg = train_cfg or TrainConfig()
+    trained: dict[tuple, Checkpoint] = {((), ()): default} if default is not None else {}
     rows, baselines = [], None
-    for section, name, switches in ABLATION:
-        key = tuple(sorted(switches.items()))
+    for section, name, switches, overrides in ABLATION:
+        key = (tuple(sorted(switches.items())), tuple(sorted(overrides.items())))
         if key not in trained:
-            log(f"ablation: training {name}")
-            trained[key], _ = train_selector(store_dir, None, train_cfg or TrainConfig(), SelectorConfig(**switches),
-                                             progress=progress, log=lambda m: None)
+            log(f"ablation: training {name}" + (f" ({section})" if overrides else ""))
+            trained[key], _ = train_selector(store_dir, None, replace(train_cfg, **overrides),
+                                             SelectorConfig(**switches), progress=progress, log=lambda m: None)
         report = evaluate(store_dir, None, (budget,), ckpt=trained[key], log=log)
         result = {(r["method"], r["budget"]): r for r in report["results"]}
         smart = result[("smart", budget)]

@@ -5,7 +5,10 @@ H LSTM width, C classes. ``mask`` (B, T) is True on real frames; padded frames c
 
 The global selector first embeds every frame, E(X_i) = ReLU(W X_i + b) (D -> E), so that the
 pairs Z_i = [E(X_i) : E(X_r)] and the LSTM stay small enough to score 300 frames in a few ms;
-Eq. 1-7 then apply to Z exactly as written.
+Eq. 1-7 then apply to Z as written, with one change by default (``gamma_from_frame``): Eq. 5 takes
+frame t's own beta_t Z_t where the paper has the running sum omega_t, because a gamma computed
+from omega_t is a smooth function of position that cannot single out a frame (README, "Where we
+depart from the paper").
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class SelectorConfig:
     use_gs: bool = True  # score uses gamma (global selector)
     use_glove: bool = True  # False drops the last 50 (GloVe) columns: the "VF only" ablation
     glove_dim: int = 50
+    gamma_from_frame: bool = True  # Eq. 5 on frame t's beta_t Z_t; False: on omega_t, as printed
 
 
 def masked_softmax(logits: torch.Tensor, mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -127,9 +131,11 @@ class GlobalSelector(nn.Module):
         # Eq. 4: lambda_t = softmax_t(V h_t + b)
         lam = masked_softmax(self.V(h).squeeze(-1), mask, dim=1)  # (B, T)
 
-        # Eq. 5: Z'' = sum_t lambda_t omega_t / sum_t lambda_t;  gamma_t = sigma([omega_t : Z''] Theta2)
+        # Eq. 5: Z'' = sum_t lambda_t omega_t / sum_t lambda_t;  gamma_t = sigma([omega_t : Z''] Theta2), where
+        # gamma_from_frame puts frame t's own beta_t Z_t in place of the running sum omega_t
         Z2 = (lam.unsqueeze(-1) * omega).sum(1) / lam.sum(1, keepdim=True).clamp_min(1e-6)  # (B, z)
-        gamma = torch.sigmoid(self.theta2(torch.cat([omega, Z2.unsqueeze(1).expand_as(omega)], -1))).squeeze(-1) * m
+        local = beta.unsqueeze(-1) * Z if self.cfg.gamma_from_frame else omega  # (B, T, z)
+        gamma = torch.sigmoid(self.theta2(torch.cat([local, Z2.unsqueeze(1).expand_as(local)], -1))).squeeze(-1) * m
 
         # Eq. 6: c = sum_t gamma_t h_t -> MLP -> class
         c = (gamma.unsqueeze(-1) * h).sum(1)  # (B, H)
@@ -141,25 +147,37 @@ class GlobalSelector(nn.Module):
 
 
 class SmartSelector(nn.Module):
-    """Both selectors; the frame score is s_i = delta_i * gamma_i (either alone in the ablations)."""
+    """Both selectors; the frame score is s_i = delta_i * gamma_i (either alone in the ablations).
+
+    Inputs are standardised per feature with the training set's mean and std (buffers, stored in
+    the checkpoint): raw Lite0 embeddings span two orders of magnitude per dimension and dwarf the
+    50 GloVe numbers, and unscaled they can kill the global selector's ReLU embedding in training.
+    """
 
     def __init__(self, cfg: SelectorConfig):
         super().__init__()
         self.cfg = cfg
+        self.register_buffer("x_mean", torch.zeros(cfg.in_dim))
+        self.register_buffer("x_std", torch.ones(cfg.in_dim))
         self.sfs = SingleFrameSelector(cfg)
         self.gs = GlobalSelector(cfg)
 
-    def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        """Drop the GloVe columns when the config says so; zeroing keeps the input width."""
-        if self.cfg.use_glove:
-            return x
-        x = x.clone()
-        x[..., -self.cfg.glove_dim :] = 0
+    def set_input_statistics(self, x: torch.Tensor) -> None:
+        """Standardise with the per-feature mean and std of training frames x (N, D)."""
+        self.x_mean.copy_(x.mean(0))
+        self.x_std.copy_(x.std(0).clamp_min(1e-3))
+
+    def prepare(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Standardise x (B, T, D), zero the padding, and drop the GloVe columns when the config
+        says so (zeroing keeps the input width)."""
+        x = (x - self.x_mean) / self.x_std * mask.unsqueeze(-1)
+        if not self.cfg.use_glove:
+            x = torch.cat([x[..., : -self.cfg.glove_dim], torch.zeros_like(x[..., -self.cfg.glove_dim :])], -1)
         return x
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, partners: torch.Tensor | None = None):
         """x (B, T, D), mask (B, T) -> (score (B, T), delta (B, T), GlobalOutput)."""
-        x = self.prepare(x)
+        x = self.prepare(x, mask)
         delta = self.sfs(x) * mask.float()  # (B, T)
         out = self.gs(x, mask, partners)
         ones = mask.float()

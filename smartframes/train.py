@@ -36,6 +36,7 @@ class TrainConfig:
     momentum: float = 0.9
     lr_step: int = 25  # divide the learning rate by 10 every lr_step epochs (paper)
     theta2_penalty: float = 1e-3  # epsilon of Eq. 7
+    gamma_target: float = 1.0  # weight of gamma's MSE to the oracle targets; 0 trains GS by Eq. 7 alone
     weight_decay: float = 0.0
     val_budget: int = 4  # n used for picking the epoch by validation accuracy
     folds: int = 5  # cross-fitting folds for the oracle targets
@@ -138,11 +139,20 @@ def video_prediction(probs: np.ndarray, chosen: list[int]) -> np.ndarray:
     return probs[chosen].mean(0)
 
 
-def selection_accuracy(selector: SmartSelector, videos: list[VideoData], n: int) -> float:
-    """Accuracy of predicting from the top-n frames by selector score (head probabilities pooled)."""
+def validation_figures(selector: SmartSelector, videos: list[VideoData], n: int) -> tuple[float, float]:
+    """(accuracy, selector loss) on held-out videos.
+
+    Accuracy: predict from the top-n frames by selector score, pooling the head's probabilities.
+    Loss: mean squared error of delta and gamma against the head's p(true class | frame), which
+    breaks ties between epochs of equal accuracy (a few dozen validation videos give coarse steps).
+    """
     scores = score_videos(selector, videos)
-    right = [int(video_prediction(v.probs, top_n(s, n)).argmax() == v.label) for v, (s, _, _) in zip(videos, scores)]
-    return float(np.mean(right)) if right else 0.0
+    right, loss = [], []
+    for v, (s, delta, gamma) in zip(videos, scores):
+        right.append(int(video_prediction(v.probs, top_n(s, n)).argmax() == v.label))
+        target = v.probs[:, v.label]
+        loss.append(float(np.mean((delta - target) ** 2) + np.mean((gamma - target) ** 2)))
+    return (float(np.mean(right)), float(np.mean(loss))) if right else (0.0, float("inf"))
 
 
 def _optimizer(cfg: TrainConfig, params):
@@ -211,38 +221,41 @@ def train_selector(
     log(f"expensive head: {len(train)} train videos, val frame accuracy {val_frame_acc:.3f}")
 
     selector = SmartSelector(selector_cfg)
+    selector.set_input_statistics(torch.from_numpy(np.concatenate([v.x for v in train])))
     opt = _optimizer(cfg, selector.parameters())
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=0.1)
     gen = torch.Generator().manual_seed(cfg.seed)
-    best, best_state, history = -1.0, None, []
+    best, best_state, best_epoch, history = (-1.0, 0.0), None, 0, []
     bar = tqdm(range(cfg.epochs), desc="train", unit="epoch", disable=not progress, dynamic_ncols=True)
     for epoch in bar:
         selector.train()
-        totals = np.zeros(3)
+        totals = np.zeros(4)  # gs_ce, sfs_mse, gamma_mse, batches
         for batch in torch.randperm(len(train), generator=gen).split(cfg.batch_size):
             x, mask, lengths, labels, target = collate([train[i] for i in batch], with_targets=True)
             partners = pair_partners(lengths, x.shape[1], gen)
             _, delta, gs = selector(x, mask, partners)
-            ce = F.cross_entropy(gs.logits, labels)
+            ce = F.cross_entropy(gs.logits, labels)  # Eq. 7
             sfs = ((delta - target) ** 2 * mask).sum() / mask.sum()
-            loss = ce + cfg.theta2_penalty * selector.gs.regulariser() + sfs
+            gmse = ((gs.gamma - target) ** 2 * mask).sum() / mask.sum()
+            loss = ce + cfg.theta2_penalty * selector.gs.regulariser() + sfs + cfg.gamma_target * gmse
             opt.zero_grad()
             loss.backward()
             opt.step()
-            totals += np.array([ce.item(), sfs.item(), 1.0])
+            totals += np.array([ce.item(), sfs.item(), gmse.item(), 1.0])
         sched.step()
-        acc = selection_accuracy(selector, val, cfg.val_budget)
-        history.append({"epoch": epoch + 1, "gs_ce": totals[0] / totals[2], "sfs_mse": totals[1] / totals[2], "val_accuracy": acc})
-        if acc > best:
-            best, best_state = acc, copy.deepcopy(selector.state_dict())
-        bar.set_postfix(ce=f"{totals[0] / totals[2]:.3f}", mse=f"{totals[1] / totals[2]:.4f}", val=f"{acc:.3f}", best=f"{best:.3f}")
+        acc, val_loss = validation_figures(selector, val, cfg.val_budget)
+        history.append({"epoch": epoch + 1, "gs_ce": totals[0] / totals[3], "sfs_mse": totals[1] / totals[3],
+                        "gamma_mse": totals[2] / totals[3], "val_accuracy": acc, "val_loss": val_loss})
+        if (acc, -val_loss) > best:
+            best, best_state, best_epoch = (acc, -val_loss), copy.deepcopy(selector.state_dict()), epoch + 1
+        bar.set_postfix(ce=f"{totals[0] / totals[3]:.3f}", mse=f"{totals[1] / totals[3]:.4f}", val=f"{acc:.3f}",
+                        best=f"{best[0]:.3f}")
     bar.close()
     selector.load_state_dict(best_state)
-    best_epoch = max(history, key=lambda h: (h["val_accuracy"], -h["epoch"]))["epoch"]
     meta = {
         "training": asdict(cfg),
         "versions": {"smartframes": __version__, "torch": torch.__version__},
-        "validation": {"accuracy": best, "budget": cfg.val_budget, "epoch": best_epoch,
+        "validation": {"accuracy": best[0], "loss": -best[1], "budget": cfg.val_budget, "epoch": best_epoch,
                        "head_frame_accuracy": val_frame_acc},
         "train_videos": len(train),
         "val_videos": len(val),
@@ -251,6 +264,6 @@ def train_selector(
     ckpt = Checkpoint(selector.eval(), head, spec, classes, meta)
     if out is not None:
         save_checkpoint(out, ckpt)
-    log(f"selector: best val accuracy {best:.3f} at epoch {best_epoch} (n={cfg.val_budget}), "
+    log(f"selector: best val accuracy {best[0]:.3f} at epoch {best_epoch} (n={cfg.val_budget}), "
         f"{meta['seconds']:.1f} s")
     return ckpt, {"history": history, **meta}

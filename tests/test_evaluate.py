@@ -96,9 +96,11 @@ def test_ablation_rows(toy_eval):
     from smartframes.evaluate import ablation, format_ablation
 
     table = ablation(toy_eval / "store", 4, TrainConfig(epochs=3), log=lambda m: None)
-    assert [r["row"] for r in table["rows"]] == ["VF", "VF + GloVe", "SFS only", "GS only", "SFS + GS", "SMART 2-frame input"]
+    assert [r["row"] for r in table["rows"]] == ["VF", "VF + GloVe", "SFS only", "GS only", "SFS + GS",
+                                                 "SMART 2-frame input", "SMART 2-frame input", "GS only"]
     assert [b["row"] for b in table["baselines"]] == ["Random", "Uniform", "All frames"]
-    rows = {r["row"]: r for r in table["rows"]}
-    assert rows["VF + GloVe"]["accuracy"] == rows["GS only"]["accuracy"]  # the same network, as in the paper
+    rows = {(r["section"], r["row"]): r for r in table["rows"]}
+    assert rows[("Input features", "VF + GloVe")]["accuracy"] == rows[("Selector", "GS only")]["accuracy"]  # same network
+    assert len({r["section"] for r in table["rows"]}) == 4
     assert all(0 <= r["accuracy"] <= 1 and r["gflops_per_video"] > 0 for r in table["rows"])
     assert "Input features" in format_ablation(table) and "SMART 2-frame input" in format_ablation(table)

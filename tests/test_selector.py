@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn as nn
 from hypothesis import given, settings, strategies as st
@@ -52,8 +53,10 @@ def test_eq1_attention_and_global_feature():
     torch.testing.assert_close(out.alpha[0], alpha)
 
 
-def test_eq2_to_eq6_by_hand():
+@pytest.mark.parametrize("from_frame", [False, True])
+def test_eq2_to_eq6_by_hand(from_frame):
     gs, x, mask, partners, Z = _hand_case()
+    gs.cfg = SelectorConfig(**{**CFG.__dict__, "gamma_from_frame": from_frame})
     _fixed(gs.U, [0.1, -0.2, 0.0, 0.3])
     _fixed(gs.theta1, [0.2, 0.1, -0.1, 0.0, 0.3, -0.2, 0.1, 0.05])
     _fixed(gs.theta2, [-0.1, 0.2, 0.1, 0.0, 0.05, 0.1, -0.2, 0.3])
@@ -66,7 +69,8 @@ def test_eq2_to_eq6_by_hand():
     h, _ = gs.lstm(omega[None])  # Eq. 3
     lam = torch.softmax(h[0] @ gs.V.weight[0] + 0.2, dim=0)  # Eq. 4
     Zpp = (lam[:, None] * omega).sum(0) / lam.sum()  # Eq. 5
-    gamma = torch.sigmoid(torch.cat([omega, Zpp.expand_as(omega)], 1) @ gs.theta2.weight[0])
+    local = beta[:, None] * Z if from_frame else omega  # frame t's own term, or the running sum as printed
+    gamma = torch.sigmoid(torch.cat([local, Zpp.expand_as(omega)], 1) @ gs.theta2.weight[0])
     c = (gamma[:, None] * h[0]).sum(0)  # Eq. 6
     torch.testing.assert_close(out.beta[0], beta)
     torch.testing.assert_close(out.lam[0], lam)
@@ -145,7 +149,21 @@ def test_ablation_switches():
     single = GlobalSelector(SelectorConfig(**{**CFG.__dict__, "pairs": False}))
     assert single.pairs_input(x, None).shape == (1, 6, 2)
     no_glove = SmartSelector(SelectorConfig(**{**CFG.__dict__, "use_glove": False}))
-    assert torch.all(no_glove.prepare(x)[..., -2:] == 0) and torch.equal(no_glove.prepare(x)[..., :-2], x[..., :-2])
+    prepared = no_glove.prepare(x, mask)
+    assert torch.all(prepared[..., -2:] == 0) and torch.equal(prepared[..., :-2], x[..., :-2])
+
+
+def test_inputs_are_standardised_with_training_statistics():
+    torch.manual_seed(4)
+    train = torch.randn(500, 6) * torch.tensor([100.0, 0.01, 1.0, 5.0, 2.0, 0.5]) + 7.0
+    model = SmartSelector(CFG)
+    model.set_input_statistics(train)
+    mask = torch.tensor([[True, True, False]])
+    x = torch.cat([train[:2], torch.full((1, 6), 1e6)])[None]  # (1, 3, 6), garbage in the padding
+    prepared = model.prepare(x, mask)
+    torch.testing.assert_close(prepared[0, :2], (train[:2] - train.mean(0)) / train.std(0))
+    assert torch.all(prepared[0, 2] == 0)
+    assert {"x_mean", "x_std"} <= set(model.state_dict())  # stored with the checkpoint
 
 
 def test_top_n_in_time_order_with_deterministic_ties():
