@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import html
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,7 +26,8 @@ def _img(path: Path) -> str:
 
 def build_report(store_dir, selector_dir, out, budgets=(1, 2, 4, 8), report: dict | None = None,
                  strip_frames: int = 4, curve_classes: int = 5) -> Path:
-    """Evaluate (unless ``report`` is given), draw the paper's figures and write ``out`` (HTML).
+    """Evaluate (unless ``report`` is given), draw the paper's figures and write ``out`` (HTML,
+    every image embedded); the figures are also kept as PNG files in ``<out stem>_figures/``.
 
     Returns:
         The path written.
@@ -42,31 +42,32 @@ def build_report(store_dir, selector_dir, out, budgets=(1, 2, 4, 8), report: dic
         by_class[ckpt.classes[v.label]].append((v, s))
     shown = sorted(by_class)[:curve_classes]
     figures = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        plots.accuracy_vs_frames(report, tmp / "accuracy_vs_frames.png")
-        figures.append(("Accuracy against the number of frames (paper Fig. 3a)", tmp / "accuracy_vs_frames.png"))
-        plots.score_curves_by_class({c: [s[0] for _, s in by_class[c]] for c in shown}, tmp / "score_by_class.png",
-                                    "mean SMART score over normalised time, per class")
-        figures.append(("Mean importance score per class (paper Fig. 3b)", tmp / "score_by_class.png"))
-        first = shown[0]
-        plots.score_curves_by_class({"SFS (delta)": [s[1] for _, s in by_class[first]],
-                                     "GS (gamma)": [s[2] for _, s in by_class[first]]},
-                                    tmp / "sfs_vs_gs.png", f"SFS vs GS scores, class {first}")
-        figures.append((f"SFS vs GS score curves for {first} (paper Fig. 4)", tmp / "sfs_vs_gs.png"))
-        for c in shown[:2]:
-            v, (score, _, _) = by_class[c][0]
-            chosen = top_n(score, strip_frames)
-            rest = [i for i in np.argsort(score, kind="stable")[: strip_frames] if i not in chosen]
-            try:
-                sel = read_frames(v.path, indices=v.indices[chosen].tolist(), size=96)
-                rej = read_frames(v.path, indices=v.indices[sorted(rest)].tolist(), size=96)
-            except VideoError:
-                continue
-            name = tmp / f"strip_{len(figures)}.png"
-            plots.selection_strip(sel, rej, name, f"{c}: {Path(v.path).name}")
-            figures.append((f"Frames not selected (top) and selected (bottom), class {c} (paper Figs. 5-6)", name))
-        body = "\n".join(f"<figure>{_img(p)}<figcaption>{html.escape(cap)}</figcaption></figure>" for cap, p in figures)
+    out = Path(out)
+    figdir = out.parent / f"{out.stem}_figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    plots.accuracy_vs_frames(report, figdir / "accuracy_vs_frames.png")
+    figures.append(("Accuracy against the number of frames (paper Fig. 3a)", figdir / "accuracy_vs_frames.png"))
+    plots.score_curves_by_class({c: [s[0] for _, s in by_class[c]] for c in shown}, figdir / "score_by_class.png",
+                                "mean SMART score over normalised time, per class")
+    figures.append(("Mean importance score per class (paper Fig. 3b)", figdir / "score_by_class.png"))
+    first = shown[0]
+    plots.score_curves_by_class({"SFS (delta)": [s[1] for _, s in by_class[first]],
+                                 "GS (gamma)": [s[2] for _, s in by_class[first]]},
+                                figdir / "sfs_vs_gs.png", f"SFS vs GS scores, class {first}")
+    figures.append((f"SFS vs GS score curves for {first} (paper Fig. 4)", figdir / "sfs_vs_gs.png"))
+    for c in shown[:2]:
+        v, (score, _, _) = by_class[c][0]
+        chosen = top_n(score, strip_frames)
+        rest = [i for i in np.argsort(score, kind="stable")[: strip_frames] if i not in chosen]
+        try:
+            sel = read_frames(v.path, indices=v.indices[chosen].tolist(), size=96)
+            rej = read_frames(v.path, indices=v.indices[sorted(rest)].tolist(), size=96)
+        except VideoError:
+            continue
+        name = figdir / f"strip_{len(figures)}.png"
+        plots.selection_strip(sel, rej, name, f"{c}: {Path(v.path).name}")
+        figures.append((f"Frames not selected (top) and selected (bottom), class {c} (paper Figs. 5-6)", name))
+    body = "\n".join(f"<figure>{_img(p)}<figcaption>{html.escape(cap)}</figcaption></figure>" for cap, p in figures)
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in (
             r["method"], "all" if r["budget"] is None else r["budget"], f"{100 * r['accuracy']:.1f}",
@@ -90,7 +91,5 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
 {body}
 </body></html>
 """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out

@@ -15,6 +15,8 @@ def test_demo_writes_everything_and_reuses_it(tmp_path, capsys):
     assert first["extract"].done == 32 and first["extract"].failed == 0
     for name in ("selected.png", "results.json", "report.html", "selector/config.json", "selector/model.safetensors"):
         assert (tmp_path / name).is_file(), name
+    assert {"accuracy_vs_frames.png", "score_by_class.png", "sfs_vs_gs.png"} <= {
+        p.name for p in (tmp_path / "report_figures").glob("*.png")}
     results = json.loads((tmp_path / "results.json").read_text())
     methods = {r["method"] for r in results["results"]}
     assert methods == {"smart", "sfs", "gs", "uniform", "random", "all", "oracle"}
