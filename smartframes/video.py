@@ -324,7 +324,8 @@ def write_video(
 ) -> None:
     """Encode uint8 RGB frames ``(T, H, W, 3)`` to a video file (H.264 in mp4 by default).
 
-    Encoding is single-threaded and uses fixed options, so the same frames give the same bytes.
+    Encoding is single-threaded without lookahead and uses fixed options, so the same frames give the
+    same bytes, every time.
 
     Args:
         path: output file; the container follows the suffix.
@@ -351,7 +352,10 @@ def write_video(
         stream.codec_context.time_base = time_base
         stream.thread_count = 1
         if codec == "libx264":
-            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+            # One thread and no lookahead: with x264's lookahead (its own thread, and macroblock-tree
+            # rate control) the same frames encoded twice in one process came out different.
+            stream.options = {"crf": str(crf), "preset": "veryfast",
+                              "x264-params": "threads=1:sync-lookahead=0:rc-lookahead=0:mbtree=0"}
         if rotation:
             stream.set_display_rotation(rotation)
         for i in range(t):
