@@ -43,7 +43,8 @@ import torch
 
 from smartframes import video
 from smartframes.backbones import BACKBONES, centre_crop, to_input
-from smartframes.features import FeatureExtractor, FeatureSpec, candidate_indices
+from smartframes.candidates import candidate_indices
+from smartframes.features import FeatureExtractor, FeatureSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLIPS_DIR = REPO_ROOT.parent / "shared" / "data" / "real-clips"

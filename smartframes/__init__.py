@@ -1,24 +1,40 @@
-"""smartframes: SMART frame selection for action recognition."""
+"""smartframes: SMART frame selection for action recognition.
+
+The public API is re-exported here and imported on first use, so that ``import smartframes.video``
+(the decoding worker, ``smartframes probe``) does not pay for importing torch.
+"""
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-from .backbones import BACKBONES, BackboneSpec, EfficientNetLite, load_backbone
-from .dataset import DatasetError, DatasetItem, load_dataset
-from .errors import SmartframesError
-from .extract import ExtractSummary, extract_dataset
-from .features import FeatureExtractor, FeatureSpec, VideoFeatures, candidate_indices
-from .checkpoint import CheckpointError, load_checkpoint
-from .selector import SelectorConfig, SmartSelector, top_n
-from .serving import Selection, Selector, load_selector
-from .store import FeatureStore, StoreError
-from .synth import SynthConfig, synthesize
-from .train import TrainConfig, train_selector
-from .video import VideoError, VideoInfo, decode, probe, read_frames, write_video
+_EXPORTS = {
+    "backbones": ["BACKBONES", "BackboneSpec", "EfficientNetLite", "load_backbone"],
+    "candidates": ["candidate_indices"],
+    "checkpoint": ["CheckpointError", "load_checkpoint"],
+    "dataset": ["DatasetError", "DatasetItem", "load_dataset"],
+    "errors": ["SmartframesError"],
+    "extract": ["ExtractSummary", "extract_dataset"],
+    "features": ["FeatureExtractor", "FeatureSpec", "VideoFeatures"],
+    "selector": ["SelectorConfig", "SmartSelector", "top_n"],
+    "serving": ["Selection", "Selector", "load_selector"],
+    "store": ["FeatureStore", "StoreError"],
+    "synth": ["SynthConfig", "synthesize"],
+    "train": ["TrainConfig", "train_selector"],
+    "video": ["VideoError", "VideoInfo", "decode", "probe", "read_frames", "write_video"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
 
-__all__ = [
-    "BACKBONES", "BackboneSpec", "CheckpointError", "Selection", "Selector", "SelectorConfig", "SmartSelector",
-    "SynthConfig", "TrainConfig", "load_checkpoint", "load_selector", "synthesize", "top_n", "train_selector", "DatasetError", "DatasetItem", "EfficientNetLite", "ExtractSummary",
-    "FeatureExtractor", "FeatureSpec", "FeatureStore", "SmartframesError", "StoreError",
-    "VideoError", "VideoFeatures", "VideoInfo", "candidate_indices", "decode", "extract_dataset",
-    "load_backbone", "load_dataset", "probe", "read_frames", "write_video",
-]
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'smartframes' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .classifier import ExpensiveHead, HeadConfig
@@ -36,17 +37,63 @@ class Checkpoint:
     meta: dict  # training config, versions, validation figures
 
 
+MAX_WIDTH = 1 << 16  # no network width or class count in a checkpoint may exceed this
+
+
+def _type_ok(value, annotation: str) -> bool:
+    """Whether a JSON value fits a dataclass field annotation (``int``, ``float | None``, ...)."""
+    for kind in (a.strip() for a in annotation.split("|")):
+        if kind == "None" and value is None:
+            return True
+        if kind == "bool" and isinstance(value, bool):
+            return True
+        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if kind == "str" and isinstance(value, str):
+            return True
+    return False
+
+
 def _dataclass_from(cls, d: dict, path: Path, what: str):
+    """Rebuild a config dataclass from JSON, refusing unknown fields, wrong types and absurd sizes."""
     if not isinstance(d, dict):
         raise CheckpointError(f"{path}: '{what}' must be an object")
-    names = {f.name for f in fields(cls)}
-    unknown = set(d) - names
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(d) - set(known)
     if unknown:
         raise CheckpointError(f"{path}: '{what}' has unknown fields {sorted(unknown)}")
+    for name, value in d.items():
+        annotation = known[name].type if isinstance(known[name].type, str) else known[name].type.__name__
+        if not _type_ok(value, annotation):
+            raise CheckpointError(f"{path}: '{what}.{name}' must be {annotation}, got {value!r:.60}")
+        if isinstance(value, int) and not isinstance(value, bool) and not -1 <= value <= MAX_WIDTH:
+            raise CheckpointError(f"{path}: '{what}.{name}' = {value} is out of range")
     try:
         return cls(**d)
-    except (TypeError, SmartframesError) as e:
+    except (TypeError, ValueError, SmartframesError) as e:
         raise CheckpointError(f"{path}: bad '{what}' ({e})") from None
+
+
+def _check_shapes(weights: Path, modules: dict[str, type], configs: dict) -> None:
+    """Compare the tensors stored in ``weights`` (read from its header, nothing loaded) with those
+    the configs call for (modules built on the meta device, nothing allocated)."""
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:  # safetensors raises several types for damaged files
+        raise CheckpointError(f"{weights}: unreadable ({e})") from None
+    expected = {}
+    with torch.device("meta"):
+        for name, module in modules.items():
+            expected.update({f"{name}.{k}": tuple(v.shape) for k, v in module(configs[name]).state_dict().items()})
+    missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+    if missing or extra:
+        raise CheckpointError(f"{weights}: weights do not fit the config (missing {missing[:3]}, unexpected {extra[:3]})")
+    wrong = [f"{k} {stored[k]} != {expected[k]}" for k in expected if stored[k] != expected[k]]
+    if wrong:
+        raise CheckpointError(f"{weights}: weights do not fit the config ({'; '.join(wrong[:3])})")
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
@@ -98,6 +145,8 @@ def load_checkpoint(path: str | os.PathLike, expect_spec: FeatureSpec | None = N
     classes = config.get("classes")
     if not isinstance(classes, list) or len(classes) != sel_cfg.num_classes or len(classes) != head_cfg.num_classes:
         raise CheckpointError(f"{cfg_path}: 'classes' must list {sel_cfg.num_classes} names")
+    if not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes):
+        raise CheckpointError(f"{cfg_path}: 'classes' must be distinct non-empty names")
     if sel_cfg.in_dim != spec.light_dim or head_cfg.in_dim != (spec.expensive_dim or head_cfg.in_dim):
         raise CheckpointError(f"{cfg_path}: network input widths do not match the feature spec")
     if expect_spec is not None and expect_spec != spec:
@@ -105,6 +154,7 @@ def load_checkpoint(path: str | os.PathLike, expect_spec: FeatureSpec | None = N
             f"{path}: selector was trained on other features ({'; '.join(spec.diff(expect_spec))}); "
             "extract with the checkpoint's settings or train a new selector"
         )
+    _check_shapes(weights, {"selector": SmartSelector, "head": ExpensiveHead}, {"selector": sel_cfg, "head": head_cfg})
     try:
         tensors = load_file(str(weights))
     except Exception as e:  # safetensors raises several types for damaged files

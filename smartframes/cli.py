@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,6 +13,25 @@ from . import __version__
 from .errors import SmartframesError
 
 DEVICES = ("cpu", "cuda")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (and exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _video_failed(args, error: Exception) -> None:
+    """One video of several could not be read: say so in one line (with --verbose, the traceback)
+    and go on with the others."""
+    if args.verbose:
+        traceback.print_exception(error)
+    print(f"smartframes: error: {_one_line(error)}", file=sys.stderr)
 
 
 def _add_spec_args(p: argparse.ArgumentParser) -> None:
@@ -44,10 +64,13 @@ def _spec_from_args(args):
 
 def cmd_extract(args) -> int:
     from .extract import extract_dataset
+    from .video import Limits
 
+    limits = Limits(max_pixels=args.max_pixels, max_frames=args.max_frames, max_duration=args.max_duration)
     summary = extract_dataset(
         args.dataset, args.store, _spec_from_args(args), device=args.device,
         batch_size=args.batch_size, retry_failed=args.retry_failed, progress=not args.quiet,
+        limits=limits, decode_timeout=args.decode_timeout,
     )
     print(summary.line())
     if summary.store_done == 0:
@@ -86,7 +109,7 @@ def cmd_select(args) -> int:
         try:
             sel = selector.select(path, args.n)
         except VideoError as e:
-            print(f"smartframes: error: {e}", file=sys.stderr)
+            _video_failed(args, e)
             status = 1
             continue
         if args.json:
@@ -130,6 +153,21 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _positive(kind):
+    """An argparse type: a number of ``kind`` greater than zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def _budgets(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(x) for x in text.split(","))
@@ -148,7 +186,7 @@ def cmd_probe(args) -> int:
         try:
             info = probe(path)
         except VideoError as e:
-            print(f"smartframes: error: {e}", file=sys.stderr)
+            _video_failed(args, e)
             status = 1
             continue
         if args.json:
@@ -187,7 +225,7 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="smartframes",
         description="SMART frame selection for action recognition: score every frame cheaply, "
         "classify only the best n with an expensive model.",
@@ -195,8 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smartframes {__version__}")
     parser.add_argument("--verbose", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show full tracebacks on errors")
 
-    p = sub.add_parser("extract", help="compute per-frame features of a labelled dataset into a store",
+    p = sub.add_parser("extract", parents=[common], help="compute per-frame features of a labelled dataset into a store",
                        description="Decode every video of DATASET, compute light (Lite0 + GloVe) and "
                        "expensive (Lite2) per-frame features, and store them. Re-running resumes.")
     p.add_argument("dataset", help="folder with one sub-folder per class, or CSV with header path,label[,split]")
@@ -206,13 +247,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="try again videos that failed before")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_spec_args(p)
+    from .video import Limits
+
+    lim = Limits()
+    g = p.add_argument_group("limits (a video over one is recorded as failed, before it is decoded)")
+    g.add_argument("--max-pixels", type=_positive(int), default=lim.max_pixels,
+                   help=f"largest frame, width x height (default {lim.max_pixels}, 8K)")
+    g.add_argument("--max-frames", type=_positive(int), default=lim.max_frames,
+                   help=f"most frames per video (default {lim.max_frames})")
+    g.add_argument("--max-duration", type=_positive(float), default=lim.max_duration,
+                   help=f"longest video in seconds (default {lim.max_duration:g})")
+    g.add_argument("--decode-timeout", type=_positive(float), default=120.0,
+                   help="seconds without decoding progress before a video is abandoned (default 120)")
     p.set_defaults(func=cmd_extract)
 
     from .synth import SynthConfig
 
     d = SynthConfig()
     p = sub.add_parser(
-        "synth", help="generate the built-in benchmark (videos + labels.csv + ground truth)",
+        "synth", parents=[common], help="generate the built-in benchmark (videos + labels.csv + ground truth)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write procedural action videos where the choice of frames matters: the class is "
         "visible only inside an action window; idle frames outside it look alike across classes; "
@@ -238,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .train import TrainConfig
 
     t = TrainConfig()
-    p = sub.add_parser("train", help="train the expensive head and the SMART selector on a store",
+    p = sub.add_parser("train", parents=[common], help="train the expensive head and the SMART selector on a store",
                        description="Train the expensive classifier head (with cross-fitted oracle targets), the "
                        "single-frame selector and the global selector on the store's train split; keep the "
                        "epoch with the best validation accuracy; write a checkpoint directory.")
@@ -266,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("select", help="choose the best n frames of videos with a trained selector")
+    p = sub.add_parser("select", parents=[common], help="choose the best n frames of videos with a trained selector")
     p.add_argument("videos", nargs="+")
     p.add_argument("--selector", required=True, help="checkpoint directory from `smartframes train`")
     p.add_argument("-n", type=int, default=8, help="frames to select (default 8)")
@@ -275,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.set_defaults(func=cmd_select)
 
-    p = sub.add_parser("evaluate", help="compare SMART with uniform/random/all-frames/oracle selection",
+    p = sub.add_parser("evaluate", parents=[common], help="compare SMART with uniform/random/all-frames/oracle selection",
                        description="Score the store's test split with every method at every budget: accuracy, "
                        "GFLOPs and milliseconds per video, selection precision where ground truth exists.")
     p.add_argument("--store", required=True)
@@ -288,19 +341,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "SFS+GS, 2-frame input) at the first budget; about half a minute per variant on the demo")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("report", help="write one self-contained HTML report (table, figures, frame strips)")
+    p = sub.add_parser("report", parents=[common], help="write one self-contained HTML report (table, figures, frame strips)")
     p.add_argument("--store", required=True)
     p.add_argument("--selector", required=True, help="checkpoint directory")
     p.add_argument("--out", required=True, help="HTML file to write")
     p.add_argument("--budgets", type=_budgets, default=(1, 2, 4, 8), help="frame budgets n (default 1,2,4,8)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("probe", help="print frame count, fps, duration and size of videos")
+    p = sub.add_parser("probe", parents=[common], help="print frame count, fps, duration and size of videos")
     p.add_argument("videos", nargs="+")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_probe)
 
-    p = sub.add_parser("demo", help="run the main job end to end on the built-in benchmark")
+    p = sub.add_parser("demo", parents=[common], help="run the main job end to end on the built-in benchmark")
     p.add_argument("--out", default="smartframes-demo", help="output directory (default smartframes-demo)")
     p.add_argument("--seed", type=int, default=0, help="benchmark seed (default 0)")
     p.add_argument("--device", choices=DEVICES, default="cpu")
@@ -323,14 +376,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sfs-only and --gs-only exclude each other")
     try:
         return args.func(args)
-    except SmartframesError as e:
-        if args.verbose:
-            raise
-        print(f"smartframes: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("smartframes: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as e:
+        if args.verbose:
+            raise
+        if isinstance(e, SmartframesError):
+            message, status = f"error: {e}", 2
+        elif isinstance(e, OSError):  # a file the command had to write or read outside the checks
+            where = f"{e.filename}: " if e.filename else ""
+            message, status = f"error: {where}{e.strerror or e}", 2
+        else:
+            message, status = f"internal error: {type(e).__name__}: {e} (run with --verbose for the traceback)", 3
+        print(f"smartframes: {_one_line(message)}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from .backbones import BACKBONES, load_backbone
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import SmartframesError
-from .features import FeatureSpec, candidate_indices
+from .candidates import candidate_indices
+from .features import FeatureSpec
 from .selector import pair_partners, top_n
 from .store import FeatureStore
 from .train import load_videos, score_videos, video_prediction

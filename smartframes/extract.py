@@ -1,23 +1,25 @@
-"""Extract features for a whole dataset into a store: resumable, with a progress bar.
+"""Extract features for a whole dataset into a store: resumable, shareable, with a progress bar.
 
-A background thread decodes candidate frames while the main thread runs the backbones, so
-decoding overlaps inference. A video that cannot be read is recorded as failed with its reason
-and the run goes on.
+A watched child process decodes the candidate frames (:class:`~smartframes.decoder.DecodeWorker`)
+while this process runs the backbones, so decoding overlaps inference and a file that hangs or
+crashes the decoder costs one video, recorded as failed with the reason. Videos are claimed in the
+store one at a time, so several ``extract`` processes can share one store.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from dataclasses import dataclass
 
 from tqdm import tqdm
 
 from .dataset import load_dataset
+from .decoder import DecodeWorker
 from .features import FeatureExtractor, FeatureSpec, assemble
-from .store import FeatureStore
-from .video import VideoError
+from .store import FeatureStore, owner_name
+from .video import Limits, VideoError
+
+RENEW_EVERY = 30.0  # seconds between renewals of the claim on a video being extracted
 
 
 @dataclass
@@ -32,6 +34,7 @@ class ExtractSummary:
     partial: int  # videos stored with some candidate frames lost to damage
     store_done: int  # finished videos in the store after the run
     store_failed: int
+    taken: int = 0  # videos another process was extracting, left to it
 
     @property
     def frames_per_second(self) -> float:
@@ -43,10 +46,8 @@ class ExtractSummary:
             f"{self.frames} frames in {self.seconds:.1f} s ({self.frames_per_second:.1f} frames/s); "
             f"store: {self.store_done} done, {self.store_failed} failed"
             + (f"; {self.partial} stored with lost frames" if self.partial else "")
+            + (f"; {self.taken} left to another process" if self.taken else "")
         )
-
-
-_END = object()
 
 
 def extract_dataset(
@@ -58,6 +59,8 @@ def extract_dataset(
     batch_size: int = 32,
     retry_failed: bool = False,
     progress: bool = True,
+    limits: Limits = Limits(),
+    decode_timeout: float = 120.0,
 ) -> ExtractSummary:
     """Catalog a dataset into a store and extract every unfinished video.
 
@@ -69,6 +72,8 @@ def extract_dataset(
         batch_size: frames per forward pass.
         retry_failed: try again the videos that failed before.
         progress: show a progress bar on stderr.
+        limits: videos over these are refused (recorded as failed) before decoding.
+        decode_timeout: seconds without decoding progress after which a video is abandoned.
 
     Raises:
         DatasetError, StoreError: bad dataset or a store built with another spec.
@@ -80,76 +85,71 @@ def extract_dataset(
         todo = [r for r in store.todo(retry_failed) if r.path in wanted]
         skipped = sum(1 for r in store.records(status="done") if r.path in wanted)
         extractor = FeatureExtractor(spec, device=device, batch_size=batch_size)
-        summary = _run(extractor, store, todo, progress)
+        with DecodeWorker(extractor.decode_settings(limits), timeout=decode_timeout) as worker:
+            summary = _run(extractor, worker, store, todo, retry_failed, progress)
         summary.skipped = skipped
         summary.store_done, summary.store_failed = store.count("done"), store.count("failed")
         return summary
 
 
-def _produce(extractor: FeatureExtractor, todo, out: queue.Queue, stop: threading.Event) -> None:
-    for rec in todo:
-        if stop.is_set():
-            return
-        try:
-            for info, idx, times, images in extractor.batches(rec.path):
-                out.put(("batch", rec, (info, idx, times, images)))
-                if stop.is_set():
-                    return
-            out.put(("end", rec, None))
-        except VideoError as e:
-            out.put(("error", rec, e.reason))
-        except Exception as e:  # a decoder fault on a hostile file must not end the run
-            out.put(("error", rec, f"unexpected {type(e).__name__}: {e}"))
-    out.put((_END, None, None))
-
-
-def _run(extractor: FeatureExtractor, store: FeatureStore, todo, progress: bool) -> ExtractSummary:
+def _run(extractor: FeatureExtractor, worker: DecodeWorker, store: FeatureStore, todo, retry_failed: bool,
+         progress: bool) -> ExtractSummary:
     summary = ExtractSummary(0, 0, 0, 0, 0.0, 0, 0, 0)
-    q: queue.Queue = queue.Queue(maxsize=4)
-    stop = threading.Event()
-    producer = threading.Thread(target=_produce, args=(extractor, todo, q, stop), daemon=True)
-    start = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="video", disable=not progress, dynamic_ncols=True, desc="extract")
+    owner = owner_name()
+    records = {r.id: r for r in todo}
+    claimed: list[str] = []  # in decoding order, not yet finished
     parts: dict[str, list] = {}
     began: dict[str, float] = {}
-    producer.start()
+    renewed = time.monotonic()
+    start = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="video", disable=not progress, dynamic_ncols=True, desc="extract")
+
+    def claims():
+        for rec in todo:
+            if store.claim(rec.id, owner, retry_failed):
+                claimed.append(rec.id)
+                yield rec.id, rec.path
+            else:
+                summary.taken += 1
+                bar.update(1)
+
     try:
-        while True:
-            kind, rec, payload = q.get()
-            if kind is _END:
-                break
-            if kind == "batch":
-                began.setdefault(rec.id, time.perf_counter())
-                info, idx, times, images = payload
-                parts.setdefault(rec.id, []).append((info, idx, times, extractor.run_batch(images)))
-                summary.frames += len(idx)
-                elapsed = time.perf_counter() - start
-                bar.set_postfix(frames_per_s=f"{summary.frames / max(elapsed, 1e-9):.1f}", refresh=False)
+        for event in worker.run(claims()):
+            vid = event.key
+            if event.kind == "batch":
+                began.setdefault(vid, time.perf_counter())
+                parts.setdefault(vid, []).append((event.batch, extractor.run_batch(event.batch.images)))
+                summary.frames += len(event.batch.indices)
+                bar.set_postfix(frames_per_s=f"{summary.frames / max(time.perf_counter() - start, 1e-9):.1f}",
+                                refresh=False)
+                if time.monotonic() - renewed > RENEW_EVERY:
+                    store.renew(vid, owner)
+                    renewed = time.monotonic()
                 continue
-            if kind == "end":
+            claimed.remove(vid)
+            path = records[vid].path
+            if event.kind == "end":
                 try:
-                    feats = assemble(parts.pop(rec.id, []), extractor.spec, rec.path)
+                    feats = assemble(parts.pop(vid, []), extractor.spec, path)
                 except VideoError as e:
-                    store.fail(rec.id, e.reason)
-                    summary.failed += 1
+                    _failed(store, summary, bar, vid, path, e.reason)
                 else:
-                    store.put(rec.id, feats, time.perf_counter() - began.pop(rec.id, time.perf_counter()))
+                    store.put(vid, feats, time.perf_counter() - began.pop(vid, time.perf_counter()))
                     summary.done += 1
                     summary.partial += feats.lost > 0
             else:
-                parts.pop(rec.id, None)
-                store.fail(rec.id, payload)
-                summary.failed += 1
-                bar.write(f"failed: {rec.path}: {payload}")
+                parts.pop(vid, None)
+                _failed(store, summary, bar, vid, path, event.reason)
             bar.update(1)
     finally:
-        stop.set()
+        for vid in claimed:  # interrupted: hand back what this run took but did not finish
+            store.release(vid, owner)
         bar.close()
-        while producer.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                producer.join(timeout=0.1)
     summary.seconds = time.perf_counter() - start
     return summary
 
+
+def _failed(store: FeatureStore, summary: ExtractSummary, bar, vid: str, path: str, reason: str) -> None:
+    store.fail(vid, reason)
+    summary.failed += 1
+    bar.write(f"failed: {path}: {reason}")

@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 from . import video
+from .candidates import CandidateRule
 from .backbones import BACKBONES, centre_crop, load_backbone, to_input
+from .decoder import Batch, DecodeSettings, candidate_batches
 from .errors import SmartframesError
 from .words import GLOVE_DIM, GLOVE_NAME, class_vectors
 
@@ -71,26 +73,14 @@ class FeatureSpec:
             raise SmartframesError(f"feature spec has unknown fields: {', '.join(sorted(unknown))}")
         return cls(**d)
 
+    @property
+    def candidate_rule(self) -> CandidateRule:
+        return CandidateRule(self.every, self.max_candidates)
+
     def diff(self, other: "FeatureSpec") -> list[str]:
         """Human-readable list of fields that differ, e.g. ``["light_resolution: 160 != 224"]``."""
         a, b = asdict(self), asdict(other)
         return [f"{k}: {a[k]} != {b[k]}" for k in a if a[k] != b[k]]
-
-
-def candidate_indices(frame_count: int, every: int = 1, max_candidates: int | None = None) -> np.ndarray:
-    """Frame indices a video is scored on.
-
-    Every ``every``-th frame is a candidate; if more than ``max_candidates`` remain, that many are
-    kept at the centres of equal segments (TSN-style), so they spread over the whole video.
-
-    Returns:
-        int64 ``(N,)``, strictly increasing.
-    """
-    pool = np.arange(0, max(frame_count, 0), every, dtype=np.int64)
-    if max_candidates is None or len(pool) <= max_candidates:
-        return pool
-    pick = np.floor((np.arange(max_candidates) + 0.5) * len(pool) / max_candidates).astype(np.int64)
-    return pool[pick]
 
 
 @dataclass
@@ -163,27 +153,17 @@ class FeatureExtractor:
         x = to_input(centre_crop(images, self.spec.expensive_resolution), self.expensive_spec, self.device)
         return self.expensive_model.forward_features(x).float().cpu().numpy()
 
-    def batches(self, path, *, allow_partial: bool = True, light_only: bool = False
-                ) -> Iterator[tuple[video.VideoInfo, list, list, list[np.ndarray]]]:
-        """Decode a video's candidate frames in batches: yields ``(info, indices, times, images)``
-        where ``images`` holds one uint8 ``(B, H, W, 3)`` array per :attr:`decode_sizes` entry
-        (only the light one with ``light_only``)."""
-        info = video.probe(path)
-        wanted = candidate_indices(info.frame_count, self.spec.every, self.spec.max_candidates)
-        if len(wanted) == 0:
-            raise video.VideoError(path, "no frames")
+    def decode_settings(self, limits: video.Limits = video.Limits(), light_only: bool = False) -> DecodeSettings:
+        """What to decode for this spec: candidates, sizes (only the light one with ``light_only``),
+        batch size and limits."""
         sizes = self.decode_sizes[:1] if light_only else self.decode_sizes
-        idx, times, rows = [], [], [[] for _ in sizes]
-        for i, t, images in video.iter_frames(path, wanted, sizes, allow_partial=allow_partial):
-            idx.append(i)
-            times.append(t)
-            for k, img in enumerate(images):
-                rows[k].append(img)
-            if len(idx) == self.batch_size:
-                yield info, idx, times, [np.stack(r) for r in rows]
-                idx, times, rows = [], [], [[] for _ in sizes]
-        if idx:
-            yield info, idx, times, [np.stack(r) for r in rows]
+        return DecodeSettings(self.spec.candidate_rule, tuple(sizes), self.batch_size, limits)
+
+    def batches(self, path, *, allow_partial: bool = True, light_only: bool = False,
+                limits: video.Limits = video.Limits()) -> Iterator[Batch]:
+        """Decode a video's candidate frames in batches, in this process (see :mod:`.decoder`)."""
+        d = self.decode_settings(limits, light_only)
+        return candidate_batches(path, d.rule, d.sizes, d.batch_size, limits=limits, allow_partial=allow_partial)
 
     def run_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Features of one decoded batch: (visual, glove, expensive or None)."""
@@ -202,22 +182,19 @@ class FeatureExtractor:
         Raises:
             VideoError: the video cannot be read (or is damaged and ``allow_partial`` is false).
         """
-        parts = [
-            (info, idx, times, self.run_batch(images))
-            for info, idx, times, images in self.batches(path, allow_partial=allow_partial)
-        ]
+        parts = [(b, self.run_batch(b.images)) for b in self.batches(path, allow_partial=allow_partial)]
         return assemble(parts, self.spec, path)
 
 
-def assemble(parts: list, spec: FeatureSpec, path) -> VideoFeatures:
-    """Join per-batch results ``(info, indices, times, (visual, glove, expensive))`` of one video."""
+def assemble(parts: list[tuple[Batch, tuple]], spec: FeatureSpec, path) -> VideoFeatures:
+    """Join one video's per-batch results ``(batch, (visual, glove, expensive))``."""
     if not parts:
         raise video.VideoError(path, "no decodable frames")
-    info = parts[0][0]
-    indices = np.concatenate([np.asarray(p[1], np.int64) for p in parts])
-    times = np.concatenate([np.asarray(p[2], np.float64) for p in parts])
-    visual = np.concatenate([p[3][0] for p in parts])
-    glove = np.concatenate([p[3][1] for p in parts])
-    expensive = np.concatenate([p[3][2] for p in parts]) if spec.expensive_backbone else None
-    wanted = len(candidate_indices(info.frame_count, spec.every, spec.max_candidates))
+    info = parts[0][0].info
+    indices = np.concatenate([np.asarray(b.indices, np.int64) for b, _ in parts])
+    times = np.concatenate([np.asarray(b.times, np.float64) for b, _ in parts])
+    visual = np.concatenate([f[0] for _, f in parts])
+    glove = np.concatenate([f[1] for _, f in parts])
+    expensive = np.concatenate([f[2] for _, f in parts]) if spec.expensive_backbone else None
+    wanted = len(spec.candidate_rule.indices(info.frame_count))
     return VideoFeatures(visual, glove, expensive, indices, times, info, max(0, wanted - len(indices)))

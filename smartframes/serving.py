@@ -75,11 +75,11 @@ class Selector:
             VideoError: the video cannot be read.
         """
         parts, idx, times = [], [], []
-        for _, i, t, images in self.extractor.batches(video, light_only=True):
-            visual, glove = self.extractor.light_features(images[0])
+        for batch in self.extractor.batches(video, light_only=True):
+            visual, glove = self.extractor.light_features(batch.images[0])
             parts.append(np.concatenate([visual, glove], 1))
-            idx.append(i)
-            times.append(t)
+            idx.append(batch.indices)
+            times.append(batch.times)
         if not parts:
             raise VideoError(video, "no decodable frames")
         light, cand, cand_times = np.concatenate(parts), np.concatenate(idx), np.concatenate(times)

@@ -5,9 +5,14 @@ Layout of a store directory::
     catalog.sqlite             videos, labels, splits, probe facts, status, errors; the spec
     features/<id>.safetensors  visual (T,1280), glove (T,50), expensive (T,1280), indices, times
 
-A feature file is written to a temporary name, flushed and renamed, then the catalog row is
-marked done in one transaction, so a killed run leaves either a finished video or a pending one
-(and at most a stale temporary file, removed on the next open).
+A feature file is written to a temporary name, flushed and renamed (and the directory flushed),
+then the catalog row is marked done, so a killed run leaves either a finished video or an
+unfinished one (and at most a stale temporary file, removed on the next open).
+
+Several processes may extract into one store at once: each takes a video by *claiming* its row
+(``pending`` -> ``running``, with its owner ``host:pid``) in one SQL statement, so no video is
+extracted twice. A claim whose owner died on this host, or that nobody renewed for
+:data:`CLAIM_LEASE` seconds, goes back to ``pending`` when a store is opened.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +40,7 @@ CREATE TABLE IF NOT EXISTS videos (
     path TEXT NOT NULL,
     label TEXT,
     split TEXT,
-    status TEXT NOT NULL DEFAULT 'pending',   -- pending | done | failed
+    status TEXT NOT NULL DEFAULT 'pending',   -- pending | running | done | failed
     error TEXT,
     frame_count INTEGER,
     fps REAL,
@@ -43,10 +50,15 @@ CREATE TABLE IF NOT EXISTS videos (
     candidates TEXT,                          -- JSON list of stored frame indices
     lost INTEGER,
     seconds REAL,
-    updated REAL
+    updated REAL,
+    owner TEXT,                               -- host:pid of the process that claimed it last
+    claimed REAL,                             -- when that claim was made or renewed
+    attempts INTEGER NOT NULL DEFAULT 0       -- claims so far
 );
 """
-STATUSES = ("pending", "done", "failed")
+ADDED_COLUMNS = {"owner": "TEXT", "claimed": "REAL", "attempts": "INTEGER NOT NULL DEFAULT 0"}
+STATUSES = ("pending", "running", "done", "failed")
+CLAIM_LEASE = 3600.0  # seconds a claim from another host lives without renewal
 
 
 class StoreError(SmartframesError):
@@ -71,11 +83,18 @@ class VideoRecord:
     candidates: list[int] | None
     lost: int | None
     seconds: float | None
+    owner: str | None = None
+    attempts: int = 0
 
 
 def video_id(path: str | os.PathLike) -> str:
     """Stable id of a video: the first 16 hex digits of the SHA-1 of its resolved path."""
     return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
+
+
+def owner_name() -> str:
+    """This process as a claim owner: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -128,30 +147,28 @@ class FeatureStore:
             StoreError: the directory holds a store with a different spec, or is not writable.
         """
         root = Path(root)
-        if (root / "catalog.sqlite").is_file():
-            store = cls.open(root)
-            if store.spec != spec:
-                changes = "; ".join(store.spec.diff(spec))
-                raise StoreError(
-                    f"{root}: store was built with a different feature spec ({changes}); "
-                    "use a new --store directory or the store's settings"
-                )
-        else:
-            try:
-                (root / "features").mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise StoreError(f"{root}: cannot create store ({e.strerror})") from None
-            store = cls(root, spec)
-            with store._db:
-                store._db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('spec', ?), ('created', ?)",
-                    (spec.to_json(), time.strftime("%Y-%m-%dT%H:%M:%S")),
-                )
-            store = cls.open(root)  # another process may have created it first
-            if store.spec != spec:
-                raise StoreError(f"{root}: store was created concurrently with a different feature spec")
+        if root.exists() and not root.is_dir():
+            raise StoreError(f"{root}: exists and is not a directory")
+        try:
+            (root / "features").mkdir(parents=True, exist_ok=True)
+            db = _connect(root / "catalog.sqlite")
+        except OSError as e:
+            raise StoreError(f"{root}: cannot create store ({e.strerror})") from None
+        # idempotent: a run killed half-way through creating the store left tables but no spec
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('spec', ?), ('created', ?)",
+                   (spec.to_json(), time.strftime("%Y-%m-%dT%H:%M:%S")))
+        db.close()
+        store = cls.open(root)
+        if store.spec != spec:
+            changes = "; ".join(store.spec.diff(spec))
+            store.close()
+            raise StoreError(
+                f"{root}: store was built with a different feature spec ({changes}); "
+                "use a new --store directory or the store's settings"
+            )
         store.features_dir.mkdir(exist_ok=True)
         store.remove_stale_temporaries()
+        store.release_stale_claims()
         return store
 
     def close(self) -> None:
@@ -169,7 +186,7 @@ class FeatureStore:
         """Catalog videos as pending (those already catalogued keep their status; their label and
         split are updated). ``items`` have ``path``, ``label``, ``split``. Returns how many are new."""
         before = self.count()
-        with self._db:
+        with _transaction(self._db):
             for it in items:
                 vid = video_id(it.path)
                 self._db.execute(
@@ -212,6 +229,41 @@ class FeatureStore:
         wanted = ("pending", "failed") if retry_failed else ("pending",)
         return [r for r in self.records() if r.status in wanted]
 
+    # -- claims --------------------------------------------------------------------------------
+
+    def claim(self, vid: str, owner: str, retry_failed: bool = False) -> bool:
+        """Take a video for extraction; False when it is done, failed (without ``retry_failed``)
+        or another process holds it."""
+        statuses = "('pending', 'failed')" if retry_failed else "('pending')"
+        cur = self._db.execute(
+            f"UPDATE videos SET status='running', owner=?, claimed=?, attempts=attempts+1 "
+            f"WHERE id=? AND status IN {statuses}", (owner, time.time(), vid))
+        return cur.rowcount == 1
+
+    def renew(self, vid: str, owner: str) -> None:
+        """Renew a claim, so a long video is not taken for abandoned."""
+        self._db.execute("UPDATE videos SET claimed=? WHERE id=? AND owner=? AND status='running'",
+                         (time.time(), vid, owner))
+
+    def release(self, vid: str, owner: str) -> None:
+        """Give a claimed video back unfinished (an interrupted run)."""
+        self._db.execute("UPDATE videos SET status='pending' WHERE id=? AND owner=? AND status='running'", (vid, owner))
+
+    def release_stale_claims(self, lease: float = CLAIM_LEASE) -> int:
+        """Put back to ``pending`` the claims of processes that died on this host, and claims from
+        anywhere not renewed for ``lease`` seconds. Returns how many."""
+        host = socket.gethostname()
+        stale = []
+        for vid, owner, claimed in self._db.execute("SELECT id, owner, claimed FROM videos WHERE status='running'"):
+            owner_host, _, pid = (owner or "").rpartition(":")
+            dead_here = owner_host == host and (not pid.isdigit() or not _pid_alive(int(pid)))
+            if dead_here or claimed is None or time.time() - claimed > lease:
+                stale.append(vid)
+        with _transaction(self._db):
+            for vid in stale:
+                self._db.execute("UPDATE videos SET status='pending' WHERE id=? AND status='running'", (vid,))
+        return len(stale)
+
     # -- writing -------------------------------------------------------------------------------
 
     def feature_path(self, vid: str) -> Path:
@@ -233,8 +285,9 @@ class FeatureStore:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
+        _fsync_dir(self.features_dir)
         info = feats.info
-        with self._db:
+        with _transaction(self._db):
             self._db.execute(
                 "UPDATE videos SET status='done', error=NULL, frame_count=?, fps=?, duration=?, width=?, "
                 "height=?, candidates=?, lost=?, seconds=?, updated=? WHERE id=?",
@@ -244,10 +297,7 @@ class FeatureStore:
 
     def fail(self, vid: str, error: str) -> None:
         """Record that a video could not be extracted, with the reason."""
-        with self._db:
-            self._db.execute(
-                "UPDATE videos SET status='failed', error=?, updated=? WHERE id=?", (error, time.time(), vid)
-            )
+        self._db.execute("UPDATE videos SET status='failed', error=?, updated=? WHERE id=?", (error, time.time(), vid))
 
     def remove_stale_temporaries(self) -> int:
         """Delete temporary feature files left by processes that no longer run."""
@@ -277,19 +327,47 @@ class FeatureStore:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    """Open a catalog in autocommit mode (transactions are explicit, see :func:`_transaction`),
+    creating its tables and adding the columns that older catalogs lack."""
     try:
-        db = sqlite3.connect(str(path), timeout=60, isolation_level="DEFERRED")
+        db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+        db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA)
+        have = {r["name"] for r in db.execute("PRAGMA table_info(videos)")}
+        for name, kind in ADDED_COLUMNS.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE videos ADD COLUMN {name} {kind}")
     except sqlite3.DatabaseError as e:
         raise StoreError(f"{path}: cannot open catalog ({e})") from None
     return db
 
 
-def _record(row) -> VideoRecord:
-    (vid, path, label, split, status, error, frame_count, fps, duration, width, height,
-     candidates, lost, seconds, _updated) = row
+@contextmanager
+def _transaction(db: sqlite3.Connection):
+    """One write transaction, taking the write lock at the start (waits for other writers)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory entry (a rename) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _record(row: sqlite3.Row) -> VideoRecord:
     return VideoRecord(
-        vid, path, label, split, status, error, frame_count, fps, duration, width, height,
-        json.loads(candidates) if candidates else None, lost, seconds,
+        row["id"], row["path"], row["label"], row["split"], row["status"], row["error"], row["frame_count"],
+        row["fps"], row["duration"], row["width"], row["height"],
+        json.loads(row["candidates"]) if row["candidates"] else None, row["lost"], row["seconds"],
+        row["owner"], row["attempts"],
     )

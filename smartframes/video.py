@@ -47,6 +47,28 @@ class VideoInfo:
     codec: str
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The largest video accepted, checked on what the container states before any frame is
+    decoded, so a hostile or accidental giant is refused before it costs memory or hours."""
+
+    max_pixels: int = 7680 * 4320  # 8K UHD
+    max_frames: int = 2_000_000  # 9 hours at 60 fps
+    max_duration: float = 12 * 3600.0  # seconds
+
+    def check(self, info: VideoInfo) -> None:
+        """Raise :class:`VideoError` naming the limit a video is over (and the flag that raises it)."""
+        if info.width * info.height > self.max_pixels:
+            raise VideoError(info.path, f"{info.width}x{info.height} is over the limit of {self.max_pixels} pixels "
+                                        "per frame (--max-pixels)")
+        if info.frame_count > self.max_frames:
+            raise VideoError(info.path, f"{info.frame_count} frames is over the limit of {self.max_frames} "
+                                        "(--max-frames)")
+        if info.duration > self.max_duration:
+            raise VideoError(info.path, f"{info.duration:.0f} s is over the limit of {self.max_duration:.0f} s "
+                                        "(--max-duration)")
+
+
 @dataclass
 class Decoded:
     """Frames decoded from one video.
@@ -83,6 +105,9 @@ def _open(path: str | os.PathLike):
         kinds = sorted({s.type for s in container.streams}) or ["none"]
         container.close()
         raise VideoError(path, f"no video stream (streams: {', '.join(kinds)})")
+    if container.streams.video[0].codec_context is None:
+        container.close()
+        raise VideoError(path, "no decoder for its video stream (unknown or damaged codec)")
     return container
 
 
@@ -154,6 +179,8 @@ def _probe_open(path, container) -> VideoInfo:
         except av.error.FFmpegError:
             pass
     w, h = stream.codec_context.width, stream.codec_context.height
+    if w <= 0 or h <= 0:
+        raise VideoError(path, f"video stream states no frame size ({w}x{h})")
     if rotation in (90, 270):
         w, h = h, w
     return VideoInfo(str(path), count, fps, duration, w, h, rotation, stream.codec_context.name)
@@ -172,17 +199,21 @@ def target_size(width: int, height: int, size: Size) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def _to_rgb(frame, rotation: int, size: Size) -> np.ndarray:
-    """Scale with FFmpeg's bicubic scaler, convert to RGB and turn upright. Returns (H, W, 3) uint8."""
+def _output_size(frame, rotation: int, size: Size) -> tuple[int, int]:
+    """(width, height) of the stored (not yet rotated) picture that gives ``size`` once upright."""
     w, h = frame.width, frame.height
     display_w, display_h = (h, w) if rotation in (90, 270) else (w, h)
     out_w, out_h = target_size(display_w, display_h, size)
-    if rotation in (90, 270):
-        out_w, out_h = out_h, out_w
-    if (out_w, out_h) == (w, h):
+    return (out_h, out_w) if rotation in (90, 270) else (out_w, out_h)
+
+
+def _to_rgb(frame, rotation: int, out: tuple[int, int]) -> np.ndarray:
+    """Scale to ``out`` (width, height) with FFmpeg's bicubic scaler, convert to RGB and turn
+    upright. Returns (H, W, 3) uint8."""
+    if out == (frame.width, frame.height):
         rgb = frame.to_ndarray(format="rgb24")
     else:
-        rgb = frame.reformat(out_w, out_h, format="rgb24", interpolation="BICUBIC").to_ndarray()
+        rgb = frame.reformat(out[0], out[1], format="rgb24", interpolation="BICUBIC").to_ndarray()
     if rotation:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
     return rgb
@@ -218,16 +249,18 @@ def iter_frames(
         last = wanted[-1] if wanted else None
         want = None if wanted is None else set(wanted)
         rotation = None
+        outputs = None  # per size, fixed by the first frame: a stream that changes size mid-way is rescaled
         index = -1
         try:
             for frame in container.decode(stream):
                 index += 1
                 if rotation is None:
                     rotation = _rotation(stream, frame)
+                    outputs = [_output_size(frame, rotation, s) for s in sizes]
                 if want is not None and index not in want:
                     continue
                 time = (frame.pts - start) * tb if use_pts and frame.pts is not None else index / fps
-                yield index, float(time), [_to_rgb(frame, rotation, s) for s in sizes]
+                yield index, float(time), [_to_rgb(frame, rotation, out) for out in outputs]
                 if last is not None and index >= last:
                     break
         except av.error.FFmpegError as e:

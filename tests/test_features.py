@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from smartframes.errors import SmartframesError
-from smartframes.features import FeatureExtractor, FeatureSpec, candidate_indices
+from smartframes.candidates import candidate_indices
+from smartframes.features import FeatureExtractor, FeatureSpec
 from smartframes.words import class_vectors
 
 from .conftest import small_spec, write_class_folder

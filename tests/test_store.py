@@ -110,3 +110,17 @@ def test_stale_temporary_files_are_removed(tmp_path):
     stale.write_bytes(b"half a file")
     extract_dataset(data, tmp_path / "store", small_spec(), progress=False)
     assert not stale.exists()
+
+
+def test_a_script_without_main_guard_can_extract(tmp_path):
+    """The decoding child must not re-run the caller's script (as a spawned child would)."""
+    data = write_class_folder(tmp_path / "data", per_class=1)
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "import smartframes as sf\n"
+        "from smartframes.features import FeatureSpec\n"
+        f"s = sf.extract_dataset({str(data)!r}, {str(tmp_path / 'store')!r}, "
+        "FeatureSpec(light_resolution=96, expensive_resolution=96, max_candidates=4), progress=False)\n"
+        "print(s.line())\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "2 extracted, 0 failed" in proc.stdout, proc.stderr

@@ -119,7 +119,11 @@ def _tampered(root: Path, tmp_path: Path, edit) -> Path:
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda c: c["selector"].update(lstm_hidden=64), "selector weights do not fit"),
+        (lambda c: c["selector"].update(lstm_hidden=64), r"weights do not fit the config \(selector.gs.lstm"),
+        (lambda c: c["selector"].update(embed_dim="128"), "'selector.embed_dim' must be int"),
+        (lambda c: c["selector"].update(sfs_hidden=10**9), "out of range"),
+        (lambda c: c["head"].update(hidden=True), "'head.hidden' must be int"),
+        (lambda c: c.update(classes=["a", "a", "b"]), "distinct non-empty names"),
         (lambda c: c["selector"].update(evil="os.system"), "unknown fields"),
         (lambda c: c.update(classes=["a"]), "'classes' must list 3"),
         (lambda c: c.update(format="pickle"), "unknown format"),

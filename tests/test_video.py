@@ -164,3 +164,15 @@ def test_encoding_the_same_frames_gives_the_same_bytes(tmp_path):
         write_video(tmp_path / f"{k}.mp4", frames, fps=12)
         digests.add(hashlib.sha1((tmp_path / f"{k}.mp4").read_bytes()).hexdigest())
     assert len(digests) == 1
+
+
+def test_stream_that_changes_size_midway_keeps_one_geometry(tmp_path):
+    """Frames after a resolution change are scaled to the first frame's geometry (a damaged or
+    spliced stream must not yield arrays of different shapes)."""
+    write_video(tmp_path / "a.ts", index_frames(10, 48, 64), fps=25)
+    write_video(tmp_path / "b.ts", index_frames(10, 96, 96), fps=25)
+    spliced = tmp_path / "spliced.ts"
+    spliced.write_bytes((tmp_path / "a.ts").read_bytes() + (tmp_path / "b.ts").read_bytes())
+    for size, shape in ((None, (48, 64)), (24, (24, 32))):
+        frames = read_frames(spliced, size=size, allow_partial=True)
+        assert len(frames) > 10 and frames.shape[1:3] == shape

@@ -1,0 +1,225 @@
+"""Decoding candidate frames in batches, in this process or in a watched child process.
+
+:func:`candidate_batches` is the one way frames reach the backbones: probe, refuse videos over the
+:class:`~smartframes.video.Limits`, pick the candidates, decode them (scaled by FFmpeg) and group
+them into batches.
+
+:class:`DecodeWorker` runs it for a stream of videos in a child process that works ahead of the
+caller (decoding overlaps inference) and is watched: a video whose decoder makes no progress for
+``timeout`` seconds, or takes the process down (a crash inside FFmpeg), is reported as failed with
+the reason, the child is replaced, and the stream goes on with the next video. Only the videos
+handed over are decoded, so memory stays at a few batches.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Hashable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .candidates import CandidateRule
+from .video import Limits, Size, VideoError, VideoInfo, iter_frames, probe
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Up to ``batch_size`` consecutive candidate frames of one video."""
+
+    info: VideoInfo
+    indices: list[int]
+    times: list[float]
+    images: list[np.ndarray]  # one uint8 (B, H, W, 3) per requested size
+
+
+def candidate_batches(path, rule: CandidateRule, sizes: Sequence[Size], batch_size: int, *,
+                      limits: Limits = Limits(), allow_partial: bool = True) -> Iterator[Batch]:
+    """Decode a video's candidate frames at each of ``sizes``, ``batch_size`` frames at a time.
+
+    Raises:
+        VideoError: unreadable, over the limits, no frames, or (without ``allow_partial``) damaged.
+    """
+    info = probe(path)
+    limits.check(info)
+    wanted = rule.indices(info.frame_count)
+    if len(wanted) == 0:
+        raise VideoError(path, "no frames")
+    idx, times, rows = [], [], [[] for _ in sizes]
+    for i, t, images in iter_frames(path, wanted, sizes, allow_partial=allow_partial):
+        idx.append(i)
+        times.append(t)
+        for k, img in enumerate(images):
+            rows[k].append(img)
+        if len(idx) == batch_size:
+            yield Batch(info, idx, times, [np.stack(r) for r in rows])
+            idx, times, rows = [], [], [[] for _ in sizes]
+    if idx:
+        yield Batch(info, idx, times, [np.stack(r) for r in rows])
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """What the child decodes for each video."""
+
+    rule: CandidateRule
+    sizes: tuple
+    batch_size: int
+    limits: Limits = Limits()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One message of :meth:`DecodeWorker.run`: ``kind`` is ``"batch"`` (``batch`` set), ``"end"``
+    (the video's last batch was sent) or ``"error"`` (``reason`` set; the video is abandoned)."""
+
+    kind: str
+    key: Hashable
+    batch: Batch | None = None
+    reason: str | None = None
+
+
+def _exit_with_parent() -> None:
+    """End this child when its parent dies (SIGKILL included), instead of waiting on it forever."""
+    parent = mp.parent_process()
+    if parent is not None:
+        threading.Thread(target=lambda: (parent.join(), os._exit(0)), daemon=True).start()
+
+
+def _child(settings: DecodeSettings, jobs, out) -> None:
+    """The child's loop: decode each ``(key, path)`` job, stream its batches, then ``end``."""
+    _exit_with_parent()
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        key, path = job
+        out.put(("start", key, None))
+        try:
+            for batch in candidate_batches(path, settings.rule, settings.sizes, settings.batch_size,
+                                           limits=settings.limits):
+                out.put(("batch", key, batch))
+            out.put(("end", key, None))
+        except VideoError as e:
+            out.put(("error", key, e.reason))
+        except Exception as e:  # a hostile file must cost one video, not the run
+            out.put(("error", key, f"unexpected {type(e).__name__}: {e}"))
+
+
+class DecodeWorker:
+    """Decode a stream of videos in a watched child process.
+
+    Args:
+        settings: candidate rule, sizes, batch size and limits.
+        timeout: seconds without any progress (a batch, or the end of a video) after which the
+            current video is abandoned and the child replaced.
+        ahead: videos handed to the child before the caller has consumed the current one.
+    """
+
+    def __init__(self, settings: DecodeSettings, timeout: float = 120.0, ahead: int = 2):
+        self.settings = settings
+        self.timeout = timeout
+        self.ahead = max(1, ahead)
+        # fork where there is one (as torch's DataLoader does): a spawned child re-imports the
+        # caller's script, which runs it again when the script has no `if __name__ == "__main__"`
+        self._ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        self._proc = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        """Stop the child (it is started again by the next :meth:`run`)."""
+        self._stop()
+
+    def _start(self):
+        self._jobs = self._ctx.Queue()
+        self._out = self._ctx.Queue(maxsize=4)
+        self._proc = self._ctx.Process(target=_child, args=(self.settings, self._jobs, self._out), daemon=True)
+        self._proc.start()
+
+    def _stop(self, kill: bool = False) -> None:
+        if self._proc is None:
+            return
+        if kill or not self._proc.is_alive():
+            self._proc.kill()
+        else:
+            self._jobs.put(None)
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+        for q in (self._jobs, self._out):
+            q.cancel_join_thread()
+            q.close()
+        self._proc = None
+
+    def run(self, videos: Iterable[tuple[Hashable, str | os.PathLike]]) -> Iterator[Event]:
+        """Yield the events of each ``(key, path)`` in order. ``videos`` is consumed lazily: a video
+        is taken from it only when the child has room for more work. The child stays up for the
+        next call; a run left before its end (an exception, an interrupt) kills it."""
+        source = iter(videos)
+        pending: list[tuple] = []  # handed to the current child, not finished, in order
+        exhausted = finished = False
+        try:
+            while True:
+                while not exhausted and len(pending) < self.ahead:
+                    try:
+                        job = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    job = (job[0], os.fspath(job[1]))
+                    if self._proc is None:
+                        self._start()
+                    pending.append(job)
+                    self._jobs.put(job)
+                if not pending:
+                    finished = True
+                    return
+                message = self._next_message()
+                if isinstance(message, str):
+                    yield self._abandon(pending, message)
+                    continue
+                kind, key, payload = message
+                if kind == "start":
+                    continue
+                if kind == "batch":
+                    yield Event("batch", key, batch=payload)
+                    continue
+                pending.pop(0)
+                yield Event(kind, key, reason=payload)
+        finally:
+            if not finished:
+                self._stop(kill=True)
+
+    def _next_message(self):
+        """The child's next message, or why none will come: it stalled or died."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return self._out.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            except queue.Empty:
+                pass
+            except (EOFError, OSError):
+                return "decoder process lost its pipe; abandoned"
+            if not self._proc.is_alive():
+                return f"decoder process died (exit code {self._proc.exitcode}); abandoned"
+            if time.monotonic() >= deadline:
+                return f"decoder stalled: no progress for {self.timeout:g} s; abandoned"
+
+    def _abandon(self, pending: list, reason: str) -> Event:
+        """Replace a stalled or dead child: fail its current video, hand the others to a new one."""
+        self._stop(kill=True)
+        key, _ = pending.pop(0)
+        self._start()
+        for job in pending:
+            self._jobs.put(job)
+        return Event("error", key, reason=reason)

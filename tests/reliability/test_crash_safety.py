@@ -1,0 +1,103 @@
+"""Crash safety: extract killed with SIGKILL at random moments and resumed ends with the store a
+clean run makes, bit for bit; two extract processes on one store never extract a video twice."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from smartframes.extract import extract_dataset
+from smartframes.store import FeatureStore
+
+from ..conftest import SMALL_SPEC_ARGS, small_spec, write_class_folder
+
+KILLS = 20
+
+
+def _extract_cmd(data, store) -> list[str]:
+    return [sys.executable, "-m", "smartframes", "extract", str(data), "--store", str(store), "--quiet",
+            "--batch-size", "2", *SMALL_SPEC_ARGS]
+
+
+def _arrays(store_dir) -> dict[str, dict[str, np.ndarray]]:
+    with FeatureStore.open(store_dir) as store:
+        return {r.path: store.load(r.id) for r in store.records(status="done")}
+
+
+def _assert_same_store(store_dir, clean: dict, tally) -> None:
+    """Every video of the clean run is done, with the same arrays; nothing half-written remains."""
+    got = _arrays(store_dir)
+    lost = sorted(set(clean) - set(got))
+    corrupted = [p for p in clean if p in got and (
+        set(got[p]) != set(clean[p]) or any(not np.array_equal(got[p][k], clean[p][k]) for k in clean[p]))]
+    tally["lost or corrupted"] += len(lost) + len(corrupted)
+    assert not lost and not corrupted, (lost, corrupted)
+    leftovers = [p.name for p in (store_dir / "features").iterdir() if p.name.startswith(".tmp")]
+    assert not leftovers, leftovers
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("crash")
+    data = write_class_folder(root / "data", classes=("red", "blue", "green"), per_class=5, frames=30)
+    extract_dataset(data, root / "clean", small_spec(), progress=False)
+    return root, data, _arrays(root / "clean")
+
+
+def test_sigkill_at_random_moments_then_resume(dataset, tmp_path, tally):
+    """Kill at a random moment of a run, resume with a new run, and so on; whenever a run gets to
+    the end, check the store against the clean run's and start again from an empty store."""
+    import shutil
+
+    _, data, clean = dataset
+    store = tmp_path / "store"
+    began = time.monotonic()
+    subprocess.run(_extract_cmd(data, tmp_path / "timing"), check=True, capture_output=True)
+    full = time.monotonic() - began  # start-up and all the work of one uninterrupted run
+    rng = np.random.default_rng(0)
+    kills = completed = 0
+    while kills < KILLS:
+        proc = subprocess.Popen(_extract_cmd(data, store), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=float(rng.uniform(0.1, 1.0)) * full)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            if (store / "catalog.sqlite").exists():
+                with FeatureStore.create_or_open(store, small_spec()) as s:  # it opens after every kill
+                    assert s.count() in (0, len(clean))
+            continue
+        assert proc.returncode == 0, proc.stderr.read().decode()
+        _assert_same_store(store, clean, tally)
+        completed += 1
+        shutil.rmtree(store)
+    tally["kills"] += kills
+    final = subprocess.run(_extract_cmd(data, store), capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    _assert_same_store(store, clean, tally)
+    with FeatureStore.open(store) as s:
+        assert s.count("done") == len(clean) and s.count("running") == 0
+
+
+def test_two_writers_on_one_store(dataset, tmp_path, tally):
+    _, data, clean = dataset
+    store = tmp_path / "store"
+    procs = [subprocess.Popen(_extract_cmd(data, store), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    extracted = [int(re.search(r"(\d+) extracted", out).group(1)) for out, _ in outs]
+    assert sum(extracted) == len(clean), outs  # each video extracted by exactly one of them
+    with FeatureStore.open(store) as s:
+        records = s.records()
+        assert all(r.status == "done" and r.attempts == 1 for r in records), [(r.path, r.attempts) for r in records]
+        assert len({r.owner for r in records}) == 2 or min(extracted) == 0
+    tally["concurrent writers"] += 2
+    _assert_same_store(store, clean, tally)

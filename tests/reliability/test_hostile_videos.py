@@ -1,0 +1,203 @@
+"""Hostile video files: mutated clips (bit flips, truncations, spliced headers, zeroed or garbage
+runs) fed to probe/read_frames in this process, to the watched decoding child, and to extract.
+Every case must end in decoded frames or a VideoError within a time limit."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from smartframes.candidates import CandidateRule
+from smartframes.decoder import DecodeSettings, DecodeWorker
+from smartframes.extract import extract_dataset
+from smartframes.store import FeatureStore
+from smartframes.video import Limits, VideoError, probe, read_frames, write_video
+
+from ..conftest import REAL_CLIPS, small_spec
+
+CASE_SECONDS = 15.0  # a case that takes longer is a hang
+
+
+def _frames(n=20, h=48, w=64, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    clip = np.full((n, h, w, 3), 60, np.uint8)
+    for t in range(n):
+        y, x = rng.integers(0, h - 16), rng.integers(0, w - 16)
+        clip[t, y : y + 16, x : x + 16] = rng.integers(0, 255, 3)
+    return clip
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory) -> dict[str, bytes]:
+    """Intact clips to mutate: H.264 in mp4 and mkv, MPEG-4 part 2 in avi, and small real clips."""
+    root = tmp_path_factory.mktemp("seeds")
+    write_video(root / "a.mp4", _frames(seed=1), fps=25)
+    write_video(root / "b.mkv", _frames(seed=2), fps=30)
+    write_video(root / "c.avi", _frames(seed=3), fps=25, codec="mpeg4")
+    out = {p.name: p.read_bytes() for p in sorted(root.iterdir())}
+    for name in ("misc/v_ApplyEyeMakeup_g01_c01.avi", "misc/stgcn_ta_chi.mp4", "misc/flipping_a_pancake.mkv"):
+        if (REAL_CLIPS / name).is_file() and (REAL_CLIPS / name).stat().st_size < 2_000_000:
+            out[Path(name).name] = (REAL_CLIPS / name).read_bytes()
+    return out
+
+
+def mutate(data: bytes, how: str, draw) -> bytes:
+    """One mutation of a file's bytes, its parameters drawn by hypothesis."""
+    n = len(data)
+    if how == "flip":
+        buf = bytearray(data)
+        for _ in range(draw(st.integers(1, 64))):
+            buf[draw(st.integers(0, n - 1))] ^= 1 << draw(st.integers(0, 7))
+        return bytes(buf)
+    if how == "truncate":
+        return data[: draw(st.integers(1, n - 1))]
+    if how == "zero":
+        start = draw(st.integers(0, n - 1))
+        length = draw(st.integers(1, 4096))
+        return data[:start] + bytes(min(length, n - start)) + data[start + length :]
+    if how == "garbage":
+        start = draw(st.integers(0, n - 1))
+        junk = draw(st.binary(min_size=1, max_size=2048))
+        return data[:start] + junk + data[start + len(junk) :]
+    if how == "header":  # a header of one length spliced onto a body cut elsewhere
+        cut = draw(st.integers(8, min(4096, n - 1)))
+        return data[:cut] + data[draw(st.integers(0, n - 1)) :]
+    raise ValueError(how)
+
+
+MUTATIONS = ("flip", "truncate", "zero", "garbage", "header")
+
+
+@st.composite
+def hostile(draw, seeds):
+    name = draw(st.sampled_from(sorted(seeds)))
+    how = draw(st.sampled_from(MUTATIONS))
+    return name, how, mutate(seeds[name], how, draw)
+
+
+def test_hostile_files_in_process(seeds, tmp_path, tally, outcomes):
+    """probe and read_frames in this process: frames or VideoError, nothing else, in time."""
+    case = [0]
+
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(hostile(seeds))
+    def check(sample):
+        name, how, data = sample
+        case[0] += 1
+        path = tmp_path / f"in{case[0]}{Path(name).suffix}"
+        path.write_bytes(data)
+        tally["hostile inputs"] += 1
+        began = time.monotonic()
+        try:
+            info = probe(path)
+            frames = read_frames(path, size=32, allow_partial=True)
+            assert frames.ndim == 4 and frames.shape[-1] == 3 and info.frame_count >= 0
+            outcomes["frames"] += 1
+        except VideoError as e:
+            assert str(path) in str(e)
+            outcomes["VideoError"] += 1
+        except Exception:
+            tally["crashes"] += 1
+            raise
+        if time.monotonic() - began > CASE_SECONDS:
+            tally["hangs"] += 1
+            pytest.fail(f"{how} of {name} took {time.monotonic() - began:.1f} s")
+
+    check()
+
+
+def test_hostile_files_in_the_watched_decoder(seeds, tmp_path, tally, outcomes):
+    """The same kind of files through the child process extract uses: each ends in frames or a
+    reason, never in a stall or a dead child."""
+    rng = np.random.default_rng(7)
+    paths = []
+    for k in range(60):
+        name = sorted(seeds)[k % len(seeds)]
+        data = bytearray(seeds[name])
+        how = MUTATIONS[k % len(MUTATIONS)]
+        if how == "truncate":
+            data = data[: int(rng.integers(1, len(data)))]
+        else:
+            for _ in range(int(rng.integers(1, 40))):
+                data[int(rng.integers(0, len(data)))] ^= 1 << int(rng.integers(0, 8))
+        path = tmp_path / f"w{k}{Path(name).suffix}"
+        path.write_bytes(bytes(data))
+        paths.append(path)
+    settings_ = DecodeSettings(CandidateRule(), (None, 32), 8)
+    ended = {}
+    with DecodeWorker(settings_, timeout=CASE_SECONDS) as worker:
+        for event in worker.run(enumerate(paths)):
+            if event.kind != "batch":
+                ended[event.key] = event.reason or "frames"
+    tally["hostile inputs"] += len(paths)
+    assert sorted(ended) == list(range(len(paths)))
+    stalled = [r for r in ended.values() if "stalled" in r]
+    died = [r for r in ended.values() if "died" in r or "unexpected" in r]
+    tally["hangs"] += len(stalled)
+    tally["crashes"] += len(died)
+    outcomes["frames (watched decoder)"] += sum(r == "frames" for r in ended.values())
+    outcomes["VideoError (watched decoder)"] += sum(r != "frames" for r in ended.values())
+    assert not stalled and not died, stalled + died
+
+
+def test_extract_survives_a_folder_of_hostile_files(seeds, tmp_path, tally):
+    """One extract run over damaged files: every video ends done or failed with its reason."""
+    data = tmp_path / "data" / "junk"
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    for k in range(12):
+        name = sorted(seeds)[k % len(seeds)]
+        raw = bytearray(seeds[name])
+        cut = int(rng.integers(len(raw) // 4, len(raw)))
+        for _ in range(10):
+            raw[int(rng.integers(0, cut))] ^= 0xFF
+        (data / f"{k}{Path(name).suffix}").write_bytes(bytes(raw[:cut]))
+    (data / "text.mp4").write_text("not a video")
+    (data / "empty.mkv").write_bytes(b"")
+    summary = extract_dataset(tmp_path / "data", tmp_path / "store", small_spec(), progress=False, decode_timeout=30)
+    tally["hostile inputs"] += 14
+    assert summary.done + summary.failed == 14
+    with FeatureStore.open(tmp_path / "store") as store:
+        for rec in store.records():
+            assert rec.status in ("done", "failed")
+            if rec.status == "failed":
+                assert rec.error and "unexpected" not in rec.error and "died" not in rec.error, rec.error
+            else:
+                assert len(store.load(rec.id)["indices"]) > 0
+
+
+def test_stalled_decoder_is_abandoned_and_recorded(tmp_path, tally):
+    """A decoder that makes no progress within the timeout costs its video, not the run; the
+    same videos extract with a sane timeout and --retry-failed."""
+    from tests.conftest import write_class_folder
+
+    data = write_class_folder(tmp_path / "data", classes=("red",), per_class=2)
+    began = time.monotonic()
+    summary = extract_dataset(data, tmp_path / "store", small_spec(), progress=False, decode_timeout=1e-3)
+    assert summary.failed == 2 and time.monotonic() - began < 120
+    with FeatureStore.open(tmp_path / "store") as store:
+        assert all("decoder stalled" in r.error for r in store.records(status="failed"))
+    tally["hangs abandoned on purpose"] += 2
+    again = extract_dataset(data, tmp_path / "store", small_spec(), progress=False, retry_failed=True)
+    assert again.done == 2 and again.failed == 0
+
+
+def test_videos_over_the_limits_are_refused_before_decoding(tmp_path):
+    from tests.conftest import write_class_folder
+
+    data = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=12)
+    clip = next(data.rglob("*.mp4"))
+    for limits, message in ((Limits(max_pixels=64 * 64 - 1), "80x64 is over the limit"),
+                            (Limits(max_frames=11), "12 frames is over the limit"),
+                            (Limits(max_duration=0.5), "over the limit of 0 s")):
+        with pytest.raises(VideoError, match=message):
+            limits.check(probe(clip))
+    summary = extract_dataset(data, tmp_path / "store", small_spec(), progress=False, limits=Limits(max_frames=5))
+    assert summary.failed == 1
+    with FeatureStore.open(tmp_path / "store") as store:
+        assert "--max-frames" in store.records()[0].error
