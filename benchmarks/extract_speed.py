@@ -289,7 +289,7 @@ def bench_expensive(path: Path, resolutions: list[int], count: int, batch_size: 
 def bench_end_to_end(path: Path, batch_size: int, repeats: int) -> dict:
     """``extract`` frames/s with the default spec (decode + light + expensive), after a warm-up batch."""
     ex = FeatureExtractor(FeatureSpec(), batch_size=batch_size)
-    ex.run_batch(video.decode(path, range(batch_size), ex.decode_sizes, allow_partial=True).frames)
+    ex.run_batch(video.decode(path, range(batch_size), ex.spec.decode_sizes, allow_partial=True).frames)
     seconds, features = timings(lambda: ex.extract(path), repeats)
     return {"spec": json.loads(ex.spec.to_json()), **rates(len(features.indices), seconds)}
 

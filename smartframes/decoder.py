@@ -139,6 +139,11 @@ class DecodeWorker:
         """Stop the child (it is started again by the next :meth:`run`)."""
         self._stop()
 
+    def start(self) -> None:
+        """Start the child now rather than with the first video (no-op when it runs)."""
+        if self._proc is None:
+            self._start()
+
     def _start(self):
         self._jobs = self._ctx.Queue()
         self._out = self._ctx.Queue(maxsize=4)
@@ -177,8 +182,7 @@ class DecodeWorker:
                         exhausted = True
                         break
                     job = (job[0], os.fspath(job[1]))
-                    if self._proc is None:
-                        self._start()
+                    self.start()
                     pending.append(job)
                     self._jobs.put(job)
                 if not pending:

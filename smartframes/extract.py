@@ -84,8 +84,10 @@ def extract_dataset(
         wanted = {it.path for it in items}
         todo = [r for r in store.todo(retry_failed) if r.path in wanted]
         skipped = sum(1 for r in store.records(status="done") if r.path in wanted)
-        extractor = FeatureExtractor(spec, device=device, batch_size=batch_size)
-        with DecodeWorker(extractor.decode_settings(limits), timeout=decode_timeout) as worker:
+        with DecodeWorker(spec.decode_settings(batch_size, limits), timeout=decode_timeout) as worker:
+            if todo:
+                worker.start()  # before the models load: a forked child need not share their pages
+            extractor = FeatureExtractor(spec, device=device, batch_size=batch_size)
             summary = _run(extractor, worker, store, todo, retry_failed, progress)
         summary.skipped = skipped
         summary.store_done, summary.store_failed = store.count("done"), store.count("failed")

@@ -77,6 +77,21 @@ class FeatureSpec:
     def candidate_rule(self) -> CandidateRule:
         return CandidateRule(self.every, self.max_candidates)
 
+    @property
+    def decode_sizes(self) -> list[int]:
+        """Short sides to scale frames to while decoding: one per backbone, before its centre crop."""
+        sizes = [BACKBONES[self.light_backbone].resize_short_side(self.light_resolution)]
+        if self.expensive_backbone is not None:
+            sizes.append(BACKBONES[self.expensive_backbone].resize_short_side(self.expensive_resolution))
+        return sizes
+
+    def decode_settings(self, batch_size: int, limits: video.Limits = video.Limits(),
+                        light_only: bool = False) -> DecodeSettings:
+        """What to decode for this spec: candidates, sizes (only the light one with ``light_only``),
+        batch size and limits."""
+        sizes = self.decode_sizes[:1] if light_only else self.decode_sizes
+        return DecodeSettings(self.candidate_rule, tuple(sizes), batch_size, limits)
+
     def diff(self, other: "FeatureSpec") -> list[str]:
         """Human-readable list of fields that differ, e.g. ``["light_resolution: 160 != 224"]``."""
         a, b = asdict(self), asdict(other)
@@ -124,14 +139,6 @@ class FeatureExtractor:
         self.class_vectors = torch.as_tensor(vectors, device=self.device)  # (1000, 50)
         self.class_known = torch.as_tensor(known, device=self.device)  # (1000,)
 
-    @property
-    def decode_sizes(self) -> list[int]:
-        """Short sides to scale frames to: one per backbone, before its centre crop."""
-        sizes = [self.light_spec.resize_short_side(self.spec.light_resolution)]
-        if self.expensive_spec is not None:
-            sizes.append(self.expensive_spec.resize_short_side(self.spec.expensive_resolution))
-        return sizes
-
     @torch.inference_mode()
     def light_features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 frames ``(B, H, W, 3)`` scaled to the light short side -> (visual (B, 1280),
@@ -153,16 +160,10 @@ class FeatureExtractor:
         x = to_input(centre_crop(images, self.spec.expensive_resolution), self.expensive_spec, self.device)
         return self.expensive_model.forward_features(x).float().cpu().numpy()
 
-    def decode_settings(self, limits: video.Limits = video.Limits(), light_only: bool = False) -> DecodeSettings:
-        """What to decode for this spec: candidates, sizes (only the light one with ``light_only``),
-        batch size and limits."""
-        sizes = self.decode_sizes[:1] if light_only else self.decode_sizes
-        return DecodeSettings(self.spec.candidate_rule, tuple(sizes), self.batch_size, limits)
-
     def batches(self, path, *, allow_partial: bool = True, light_only: bool = False,
                 limits: video.Limits = video.Limits()) -> Iterator[Batch]:
         """Decode a video's candidate frames in batches, in this process (see :mod:`.decoder`)."""
-        d = self.decode_settings(limits, light_only)
+        d = self.spec.decode_settings(self.batch_size, limits, light_only)
         return candidate_batches(path, d.rule, d.sizes, d.batch_size, limits=limits, allow_partial=allow_partial)
 
     def run_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

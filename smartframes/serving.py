@@ -85,7 +85,7 @@ class Selector:
         light, cand, cand_times = np.concatenate(parts), np.concatenate(idx), np.concatenate(times)
         score, delta, gamma = self.score(light)
         chosen = top_n(score, n)
-        frames = decode(video, cand[chosen].tolist(), (self.extractor.decode_sizes[1],)).frames[0]
+        frames = decode(video, cand[chosen].tolist(), (self.ckpt.spec.decode_sizes[1],)).frames[0]
         emb = self.extractor.expensive_features(frames)
         probs = self.head.probabilities(emb).mean(0)  # (C,)
         best = int(probs.argmax())

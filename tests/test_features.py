@@ -56,7 +56,7 @@ def test_glove_feature_is_the_mean_of_the_top10_class_vectors(tmp_path):
     from smartframes.backbones import centre_crop, to_input
     import torch
 
-    frames = read_frames(root / "red" / "0.mp4", size=ex.decode_sizes[0])
+    frames = read_frames(root / "red" / "0.mp4", size=ex.spec.decode_sizes[0])
     _, glove = ex.light_features(frames)
     with torch.inference_mode():
         logits = ex.light_model(to_input(centre_crop(frames, 96), ex.light_spec))

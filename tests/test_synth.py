@@ -119,7 +119,7 @@ def test_premise_useful_frames_are_the_recognisable_ones(tmp_path):
     classes = sorted({r["label"] for r in rows})
     feats, labels, events, test = [], [], [], []
     for row in rows:
-        frames = read_frames(root / row["path"], size=ex.decode_sizes[1])
+        frames = read_frames(root / row["path"], size=ex.spec.decode_sizes[1])
         emb = ex.expensive_features(frames)
         feats.append(emb)
         labels += [classes.index(row["label"])] * len(emb)
