@@ -15,6 +15,8 @@ _EXPORTS = {
     "dataset": ["DatasetError", "DatasetItem", "load_dataset"],
     "errors": ["SmartframesError"],
     "extract": ["ExtractSummary", "extract_dataset"],
+    "export": ["EXPORT_FORMATS", "export"],
+    "formats": ["FORMATS", "FormatResult", "load_format"],
     "features": ["FeatureExtractor", "FeatureSpec", "VideoFeatures"],
     "selector": ["SelectorConfig", "SmartSelector", "top_n"],
     "serving": ["Selection", "Selector", "load_selector"],

@@ -7,16 +7,25 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def candidate_indices(frame_count: int, every: int = 1, max_candidates: int | None = None) -> np.ndarray:
+def candidate_indices(frame_count: int, every: int = 1, max_candidates: int | None = None, *,
+                      per_second: float | None = None, fps: float = 0.0) -> np.ndarray:
     """Frame indices a video is scored on.
 
-    Every ``every``-th frame is a candidate; if more than ``max_candidates`` remain, that many are
-    kept at the centres of equal segments (TSN-style), so they spread over the whole video.
+    Every ``every``-th frame is a candidate, or with ``per_second`` the frame nearest each multiple
+    of ``1 / per_second`` seconds (a fixed rate, for long untrimmed videos; ``fps`` is the video's
+    frame rate); if more than ``max_candidates`` remain, that many are kept at the centres of equal
+    segments (TSN-style), so they spread over the whole video.
 
     Returns:
         int64 ``(N,)``, strictly increasing.
     """
-    pool = np.arange(0, max(frame_count, 0), every, dtype=np.int64)
+    frame_count = max(frame_count, 0)
+    if per_second and fps > per_second:
+        step = fps / per_second  # frames between candidates
+        pool = np.unique(np.round(np.arange(0, frame_count, step)).astype(np.int64))
+        pool = pool[pool < frame_count]
+    else:
+        pool = np.arange(0, frame_count, every, dtype=np.int64)
     if max_candidates is None or len(pool) <= max_candidates:
         return pool
     pick = np.floor((np.arange(max_candidates) + 0.5) * len(pool) / max_candidates).astype(np.int64)
@@ -25,11 +34,19 @@ def candidate_indices(frame_count: int, every: int = 1, max_candidates: int | No
 
 @dataclass(frozen=True)
 class CandidateRule:
-    """The candidate rule of a feature spec: every ``every``-th frame, then at most ``max_candidates``."""
+    """The candidate rule of a feature spec: every ``every``-th frame (or ``per_second`` frames a
+    second), then at most ``max_candidates``."""
 
     every: int = 1
     max_candidates: int | None = None
+    per_second: float | None = None
 
-    def indices(self, frame_count: int) -> np.ndarray:
-        """Candidate frame indices of a video with ``frame_count`` frames, int64 ``(N,)``."""
-        return candidate_indices(frame_count, self.every, self.max_candidates)
+    def indices(self, frame_count: int, fps: float = 0.0) -> np.ndarray:
+        """Candidate frame indices of a video of ``frame_count`` frames at ``fps``, int64 ``(N,)``."""
+        return candidate_indices(frame_count, self.every, self.max_candidates, per_second=self.per_second, fps=fps)
+
+    def sparse(self, frame_count: int, fps: float = 0.0, gap: int = 48) -> bool:
+        """Whether the candidates are far enough apart (``gap`` frames on average) that seeking to
+        each beats decoding every frame."""
+        n = len(self.indices(frame_count, fps))
+        return n > 0 and frame_count / n >= gap

@@ -46,6 +46,8 @@ def _add_spec_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-expensive", action="store_true",
                    help="skip the expensive backbone (when you bring your own oracle)")
     g.add_argument("--every", type=int, default=d.every, help="candidate frames: every k-th frame (default 1)")
+    g.add_argument("--candidate-fps", type=float, default=d.candidate_fps, metavar="F",
+                   help="candidate frames: F per second of video, decoded by seeking (long, untrimmed videos)")
     g.add_argument("--max-candidates", type=int, default=d.max_candidates,
                    help="candidate frames: at most M per video, spread evenly (default: no cap)")
 
@@ -59,7 +61,45 @@ def _spec_from_args(args):
         expensive_resolution=args.expensive_resolution,
         every=args.every,
         max_candidates=args.max_candidates,
+        candidate_fps=args.candidate_fps,
     )
+
+
+def _add_dataset_args(p: argparse.ArgumentParser) -> None:
+    """Where the videos come from: a folder or CSV (the positional argument), or an official layout."""
+    g = p.add_argument_group("dataset in its official layout (instead of a folder or CSV)")
+    from .formats import FORMATS
+
+    g.add_argument("--format", choices=sorted(FORMATS), default=None, help="the dataset's layout")
+    g.add_argument("--root", default=None, help="with --format: the dataset folder")
+    g.add_argument("--split", type=int, default=1, dest="official_split", metavar="K",
+                   help="with --format: the official split number for UCF101 and HMDB51 (default 1)")
+    g.add_argument("--classes", default=None, metavar="FILE",
+                   help="keep only the classes named in FILE, one per line (e.g. a 32-class Kinetics subset)")
+
+
+def _dataset_items(args, positional):
+    """The dataset the arguments name: ``(items, source description)``; reports listed videos that
+    are missing on disk (not fatal)."""
+    from .dataset import load_dataset
+    from .formats import load_format
+
+    if args.format is not None:
+        if positional:
+            raise SmartframesError("give either a DATASET folder/CSV or --format with --root, not both")
+        if args.root is None:
+            raise SmartframesError("--format needs --root, the dataset folder")
+        result = load_format(args.format, args.root, args.official_split, args.classes)
+        if result.missing:
+            shown = ", ".join(result.missing[:3]) + (", ..." if len(result.missing) > 3 else "")
+            print(f"{args.format}: {len(result.missing)} listed videos are not on disk, left out ({shown})",
+                  file=sys.stderr)
+        return result.items
+    if args.root is not None or args.classes is not None:
+        raise SmartframesError("--root and --classes go with --format")
+    if not positional:
+        raise SmartframesError("no dataset: give a folder or CSV, or --format NAME --root DIR")
+    return load_dataset(positional)
 
 
 def cmd_extract(args) -> int:
@@ -68,7 +108,7 @@ def cmd_extract(args) -> int:
 
     limits = Limits(max_pixels=args.max_pixels, max_frames=args.max_frames, max_duration=args.max_duration)
     summary = extract_dataset(
-        args.dataset, args.store, _spec_from_args(args), device=args.device,
+        _dataset_items(args, args.dataset), args.store, _spec_from_args(args), device=args.device,
         batch_size=args.batch_size, retry_failed=args.retry_failed, progress=not args.quiet,
         limits=limits, decode_timeout=args.decode_timeout,
     )
@@ -98,23 +138,40 @@ def cmd_train(args) -> int:
 
 
 def cmd_select(args) -> int:
+    from tqdm import tqdm
+
     from .serving import load_selector
     from .video import VideoError, read_frames
 
-    selector = load_selector(args.selector, device=args.device)
-    if args.sheet and len(args.videos) > 1:
+    if args.dataset or args.format:
+        if args.videos:
+            raise SmartframesError("give videos or a dataset (--dataset, or --format with --root), not both")
+        items = _dataset_items(args, args.dataset)
+        items = [it for it in items if args.subset == "all" or it.split == args.subset]
+        videos, labels = [it.path for it in items], {it.path: it.label for it in items}
+        classes = sorted({it.label for it in items})
+    else:
+        if not args.videos:
+            raise SmartframesError("no videos: give video files, --dataset, or --format with --root")
+        videos, labels, classes = args.videos, {}, None
+    if args.sheet and len(videos) > 1:
         raise SmartframesError("--sheet takes one video; run select once per video for sheets")
-    status = 0
-    for path in args.videos:
+    if (args.export is None) != (args.out is None):
+        raise SmartframesError("--export and --out go together")
+    selector = load_selector(args.selector, device=args.device)
+    status, selections = 0, []
+    quiet = args.json or args.export is not None
+    for path in tqdm(videos, unit="video", desc="select", disable=len(videos) < 2, dynamic_ncols=True):
         try:
             sel = selector.select(path, args.n)
         except VideoError as e:
             _video_failed(args, e)
             status = 1
             continue
+        selections.append(sel)
         if args.json:
             print(json.dumps(sel.to_dict()))
-        else:
+        elif not quiet:
             print(f"{sel.path}: {sel.label} ({sel.probability:.3f}) from {len(sel.indices)} of {len(sel.candidates)} frames")
             pos = {int(c): k for k, c in enumerate(sel.candidates)}
             print("  frame     time    delta    gamma    score")
@@ -126,13 +183,21 @@ def cmd_select(args) -> int:
 
             contact_sheet(sel, read_frames(path, indices=sel.indices, size=160), args.sheet)
             print(f"sheet: {args.sheet}", file=sys.stderr if args.json else sys.stdout)
+    if args.export is not None and selections:
+        from .export import export
+
+        written = export(selections, args.export, args.out, labels=labels, classes=classes)
+        print(f"{args.export}: {len(selections)} videos -> {written}", file=sys.stderr if args.json else sys.stdout)
     return status
 
 
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate, format_table, write_json
 
-    report = evaluate(args.store, args.selector, args.budgets, split=args.split)
+    if args.expensive_gflops is not None and args.probs_dir is None:
+        raise SmartframesError("--expensive-gflops goes with --probs-dir (the checkpoint's own head is counted)")
+    report = evaluate(args.store, args.selector, args.budgets, split=args.split, probs_dir=args.probs_dir,
+                      expensive_gflops=args.expensive_gflops)
     print(format_table(report))
     if args.ablation:
         from .evaluate import ablation, format_ablation
@@ -240,8 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extract", parents=[common], help="compute per-frame features of a labelled dataset into a store",
                        description="Decode every video of DATASET, compute light (Lite0 + GloVe) and "
                        "expensive (Lite2) per-frame features, and store them. Re-running resumes.")
-    p.add_argument("dataset", help="folder with one sub-folder per class, or CSV with header path,label[,split]")
+    p.add_argument("dataset", nargs="?", help="folder with one sub-folder per class, or CSV with header "
+                   "path,label[,split] (or use --format and --root)")
     p.add_argument("--store", required=True, help="store directory (created or resumed)")
+    _add_dataset_args(p)
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--batch-size", type=int, default=32, help="frames per forward pass (default 32)")
     p.add_argument("--retry-failed", action="store_true", help="try again videos that failed before")
@@ -320,7 +387,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("select", parents=[common], help="choose the best n frames of videos with a trained selector")
-    p.add_argument("videos", nargs="+")
+    p.add_argument("videos", nargs="*", help="video files (or use --dataset / --format)")
+    p.add_argument("--dataset", default=None, help="instead of videos: a dataset folder or CSV, whose labels go "
+                   "into the exports")
+    _add_dataset_args(p)
+    p.add_argument("--subset", choices=("train", "val", "test", "all"), default="all",
+                   help="with a dataset: which of its splits to select in (default all)")
+    from .export import EXPORT_FORMATS
+
+    p.add_argument("--export", choices=EXPORT_FORMATS, default=None,
+                   help="write the selections for another tool: json, csv, mmaction (annotation list with "
+                   "frame_inds) or frames (JPEG files + manifest.jsonl); needs --out")
+    p.add_argument("--out", default=None, help="with --export: the file (or folder, for frames) to write")
     p.add_argument("--selector", required=True, help="checkpoint directory from `smartframes train`")
     p.add_argument("-n", type=int, default=8, help="frames to select (default 8)")
     p.add_argument("--json", action="store_true", help="one JSON object per video")
@@ -336,6 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budgets", type=_budgets, default=(4, 8, 16), help="frame budgets n (default 4,8,16)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--json", default=None, help="write the results as JSON")
+    p.add_argument("--probs-dir", default=None, metavar="DIR",
+                   help="score with your own expensive model: DIR/<video name>.npy of per-frame class probabilities "
+                   "or logits, shape (frames, classes), classes in sorted order")
+    p.add_argument("--expensive-gflops", type=_positive(float), default=None, metavar="G",
+                   help="with --probs-dir: your model's GFLOPs per frame, for the cost columns")
     p.add_argument("--ablation", action="store_true",
                    help="also train and evaluate the paper's Table 1 variants (VF, VF+GloVe, SFS only, GS only, "
                    "SFS+GS, 2-frame input) at the first budget; about half a minute per variant on the demo")

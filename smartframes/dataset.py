@@ -6,7 +6,7 @@ import csv
 import hashlib
 import os
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import SmartframesError
@@ -26,6 +26,7 @@ class DatasetItem:
     label: str
     split: str | None
     key: str  # path relative to the dataset root, used for the deterministic split
+    labels: tuple[str, ...] = ()  # every label of a multi-label video, ``label`` first; () when single
 
 
 def load_dataset(source: str | os.PathLike) -> list[DatasetItem]:
@@ -85,6 +86,30 @@ def _from_csv(path: Path) -> list[DatasetItem]:
     return items
 
 
+def carve_val(items: list[DatasetItem], fraction: float = 0.1, group=None) -> list[DatasetItem]:
+    """Move a deterministic ``fraction`` of each class's training items to ``val``.
+
+    Official splits name train and test only; the selector needs validation videos to pick its
+    epoch. Items are ordered by the SHA-1 of their group (``group(item)``, default the key), so
+    videos of one group (UCF101's ``gNN``: one actor, one place) never straddle train and val.
+    """
+    group = group or (lambda it: it.key)
+    by_class: dict[str, dict[str, list[DatasetItem]]] = defaultdict(lambda: defaultdict(list))
+    for it in items:
+        if it.split == "train":
+            by_class[it.label][group(it)].append(it)
+    to_val = set()
+    for groups in by_class.values():
+        order = sorted(groups, key=lambda g: hashlib.sha1(g.encode()).hexdigest())
+        total, moved = sum(len(v) for v in groups.values()), 0
+        for g in order:
+            if moved >= round(total * fraction) or len(order) == 1:
+                break
+            to_val.update(it.path for it in groups[g])
+            moved += len(groups[g])
+    return [replace(it, split="val") if it.path in to_val else it for it in items]
+
+
 def assign_splits(items: list[DatasetItem], fractions=SPLIT_FRACTIONS) -> list[DatasetItem]:
     """Give each split-less item a deterministic, class-stratified split.
 
@@ -104,5 +129,5 @@ def assign_splits(items: list[DatasetItem], fractions=SPLIT_FRACTIONS) -> list[D
         for i, it in enumerate(group):
             split = "train" if i < n_train else "val" if i < n_train + n_val else "test"
             assigned[it.path] = split
-    out = [DatasetItem(it.path, it.label, it.split or assigned[it.path], it.key) for it in items]
+    out = [replace(it, split=it.split or assigned[it.path]) for it in items]
     return sorted(out, key=lambda it: it.key)

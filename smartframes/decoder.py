@@ -46,11 +46,12 @@ def candidate_batches(path, rule: CandidateRule, sizes: Sequence[Size], batch_si
     """
     info = probe(path)
     limits.check(info)
-    wanted = rule.indices(info.frame_count)
+    wanted = rule.indices(info.frame_count, info.fps)
     if len(wanted) == 0:
         raise VideoError(path, "no frames")
+    seek = rule.sparse(info.frame_count, info.fps)
     idx, times, rows = [], [], [[] for _ in sizes]
-    for i, t, images in iter_frames(path, wanted, sizes, allow_partial=allow_partial):
+    for i, t, images in iter_frames(path, wanted, sizes, allow_partial=allow_partial, seek=seek):
         idx.append(i)
         times.append(t)
         for k, img in enumerate(images):

@@ -32,7 +32,7 @@ from .candidates import candidate_indices
 from .features import FeatureSpec
 from .selector import pair_partners, top_n
 from .store import FeatureStore
-from .train import load_videos, score_videos, video_prediction
+from .train import load_frame_probabilities, load_videos, score_videos, video_prediction
 
 METHODS = ("smart", "sfs", "gs", "uniform", "random", "all", "oracle")
 SELECTOR_METHODS = ("smart", "sfs", "gs")
@@ -114,22 +114,28 @@ def _time_ms(fn, repeats: int = 3) -> float:
     return best
 
 
-def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16) -> CostModel:
-    """Count FLOPs of the real modules at the store's resolutions and time them on this machine."""
+def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16,
+                     external_gflops: float | None = None) -> CostModel:
+    """Count FLOPs of the real modules at the store's resolutions and time them on this machine.
+    ``external_gflops``: the expensive model is the user's, of this many GFLOPs per frame (and of
+    unknown time, counted as 0 ms)."""
     spec: FeatureSpec = ckpt.spec
     light = load_backbone(spec.light_backbone)
-    expensive = load_backbone(spec.expensive_backbone)
-    head = ckpt.head
-    lr, er = spec.light_resolution, spec.expensive_resolution
+    lr = spec.light_resolution
     x_light = torch.zeros(1, 3, lr, lr).contiguous(memory_format=torch.channels_last)
-    x_exp = torch.zeros(1, 3, er, er).contiguous(memory_format=torch.channels_last)
     light_flops = count_flops(light, x_light)
-    exp_flops = count_flops(lambda x: head(expensive.forward_features(x)), x_exp)
     batch_l = x_light.expand(timing_batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
-    batch_e = x_exp.expand(timing_batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         light_ms = _time_ms(lambda: light(batch_l)) / timing_batch
-        exp_ms = _time_ms(lambda: head(expensive.forward_features(batch_e))) / timing_batch
+    if external_gflops is not None:
+        exp_flops, exp_ms = external_gflops * 1e9, 0.0
+    else:
+        expensive, head, er = load_backbone(spec.expensive_backbone), ckpt.head, spec.expensive_resolution
+        x_exp = torch.zeros(1, 3, er, er).contiguous(memory_format=torch.channels_last)
+        exp_flops = count_flops(lambda x: head(expensive.forward_features(x)), x_exp)
+        batch_e = x_exp.expand(timing_batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            exp_ms = _time_ms(lambda: head(expensive.forward_features(batch_e))) / timing_batch
     sel_flops, sel_ms = {}, {}
     selector = ckpt.selector.eval()
     for T in sorted(lengths):
@@ -140,6 +146,30 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
         with torch.inference_mode():
             sel_ms[T] = _time_ms(lambda: selector(x, mask, partners))
     return CostModel(light_flops / 1e9, exp_flops / 1e9, light_ms, exp_ms, sel_flops, sel_ms)
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+def average_precision(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the precision-recall curve of one class: the mean, over the positive videos, of
+    the precision among the videos scored at least as high (ties broken by order)."""
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    hits = np.asarray(positive, bool)[order]
+    if not hits.any():
+        return float("nan")
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float(precision[hits].mean())
+
+
+def mean_average_precision(predictions: np.ndarray, labels: list[list[int]]) -> float:
+    """mAP of video-level class scores ``(V, C)`` against each video's labels (one or several):
+    the mean of :func:`average_precision` over the classes that have a positive video."""
+    positive = np.zeros(predictions.shape, bool)
+    for v, classes in enumerate(labels):
+        positive[v, classes] = True
+    aps = [average_precision(predictions[:, c], positive[:, c]) for c in range(predictions.shape[1]) if positive[:, c].any()]
+    return float(np.mean(aps)) if aps else float("nan")
 
 
 # -- ground truth ----------------------------------------------------------------------------
@@ -162,13 +192,20 @@ def find_ground_truth(paths: list[str]) -> dict | None:
 
 
 def evaluate(store_dir, selector_dir, budgets=(4, 8, 16), *, split: str = "test", ckpt: Checkpoint | None = None,
-             log=print) -> dict:
+             probs_dir=None, expensive_gflops: float | None = None, log=print) -> dict:
     """Score every method at every budget on a store's split.
+
+    Args:
+        probs_dir: per-frame class probabilities (or logits) of your own expensive model, one
+            ``.npy`` per video (see :func:`smartframes.train.load_frame_probabilities`), used instead
+            of the checkpoint's Lite2 head for every method.
+        expensive_gflops: with ``probs_dir``, your model's GFLOPs per frame, for the cost columns
+            (without it, the expensive part of every cost is left out).
 
     Returns:
         ``{"dataset", "split", "videos", "classes", "budgets", "results": [{"method", "budget",
-        "accuracy", "accuracy_std", "gflops_per_video", "ms_per_video", "selection_precision",
-        "videos_below_budget"}], "cost": {...}}``; ``budget`` is None for ``all``.
+        "accuracy", "accuracy_std", "map", "gflops_per_video", "ms_per_video",
+        "selection_precision", "videos_below_budget"}], "cost": {...}}``; ``budget`` is None for ``all``.
     """
     with FeatureStore.open(store_dir) as store:
         ckpt = ckpt or load_checkpoint(selector_dir, expect_spec=store.spec)
@@ -176,29 +213,34 @@ def evaluate(store_dir, selector_dir, budgets=(4, 8, 16), *, split: str = "test"
         unknown = sorted({r.label for r in store.records(status="done", split=split)} - set(classes))
         if unknown:
             raise SmartframesError(f"{store_dir}: {split} labels unknown to the selector: {', '.join(unknown[:5])}")
-        videos = load_videos(store, split, classes)
+        videos = load_videos(store, split, classes, need_expensive=probs_dir is None)
     if not videos:
         raise SmartframesError(f"{store_dir}: no finished videos in the {split} split")
     for v in videos:
-        v.probs = ckpt.head.probabilities(v.emb)
+        if probs_dir is not None:
+            v.probs = load_frame_probabilities(probs_dir, v, len(classes))
+        else:
+            v.probs = ckpt.head.probabilities(v.emb)
     scores = score_videos(ckpt.selector, videos)
     truth = find_ground_truth([v.path for v in videos])
     lengths = {len(v.x) for v in videos}
-    cost = build_cost_model(ckpt, lengths)
+    external = None if probs_dir is None else (expensive_gflops or 0.0)
+    cost = build_cost_model(ckpt, lengths, external_gflops=external)
     results = []
     for method in METHODS:
         for n in ([None] if method == "all" else budgets):
             runs = RANDOM_SEEDS if method == "random" else 1
-            accs, precisions, gflops, ms = [], [], [], []
+            accs, maps, precisions, gflops, ms = [], [], [], [], []
             below = sum(1 for v in videos if n is not None and len(v.x) < n)
             for run in range(runs):
                 rng = np.random.default_rng(run)
-                right, prec = [], []
+                right, prec, predictions = [], [], []
                 for v, (score, delta, gamma) in zip(videos, scores):
                     T = len(v.x)
                     picked = choose(method, n, T, score=score, delta=delta, gamma=gamma, probs=v.probs,
                                     label=v.label, rng=rng)
-                    right.append(int(video_prediction(v.probs, picked).argmax() == v.label))
+                    predictions.append(video_prediction(v.probs, picked))
+                    right.append(int(predictions[-1].argmax() == v.label))
                     if truth is not None:
                         useful = truth[v.path]["useful"]
                         prec.append(float(np.mean(useful[v.indices[picked]])))
@@ -206,11 +248,12 @@ def evaluate(store_dir, selector_dir, budgets=(4, 8, 16), *, split: str = "test"
                         gflops.append(cost.gflops(method, T, len(picked)))
                         ms.append(cost.ms(method, T, len(picked)))
                 accs.append(float(np.mean(right)))
+                maps.append(mean_average_precision(np.stack(predictions), [v.labels or [v.label] for v in videos]))
                 if prec:
                     precisions.append(float(np.mean(prec)))
             results.append({
                 "method": method, "budget": n, "accuracy": float(np.mean(accs)),
-                "accuracy_std": float(np.std(accs)) if runs > 1 else None,
+                "accuracy_std": float(np.std(accs)) if runs > 1 else None, "map": float(np.mean(maps)),
                 "gflops_per_video": float(np.mean(gflops)), "ms_per_video": float(np.mean(ms)),
                 "selection_precision": float(np.mean(precisions)) if precisions else None,
                 "videos_below_budget": below,
@@ -218,6 +261,7 @@ def evaluate(store_dir, selector_dir, budgets=(4, 8, 16), *, split: str = "test"
     return {
         "dataset": str(Path(store_dir).resolve()), "split": split, "videos": len(videos), "classes": classes,
         "budgets": list(budgets), "results": results,
+        "expensive": "checkpoint head" if probs_dir is None else f"per-frame probabilities from {probs_dir}",
         "cost": {"light_gflops_per_frame": cost.light_gflops, "expensive_gflops_per_frame": cost.expensive_gflops,
                  "light_ms_per_frame": cost.light_ms, "expensive_ms_per_frame": cost.expensive_ms,
                  "selector_gflops": {str(k): v for k, v in cost.selector_gflops.items()},
@@ -256,6 +300,12 @@ def format_table(report: dict) -> str:
     if any(below.values()):
         lines.append("videos with fewer candidates than n (all their frames used, every method): "
                      + ", ".join(f"n={n}: {b}" for n, b in below.items() if b))
+    lines.append("mAP (%): " + "; ".join(
+        f"{m} " + "/".join(f"{100 * rows[(m, n)]['map']:.1f}" for n in budgets) for m in ("smart", "uniform", "random"))
+        + f"; all {100 * rows[('all', None)]['map']:.1f}")
+    if report.get("expensive", "checkpoint head") != "checkpoint head":
+        lines.append(f"expensive classifier: {report['expensive']}; its cost per frame: "
+                     f"{report['cost']['expensive_gflops_per_frame']:g} GFLOPs (--expensive-gflops), time not counted")
     if rows[("smart", budgets[0])]["selection_precision"] is not None:
         lines.append("selection precision (fraction of chosen frames that are useful): "
                      + "; ".join(f"{m} " + "/".join(f"{rows[(m, n)]['selection_precision']:.2f}" for n in budgets)

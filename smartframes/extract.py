@@ -8,6 +8,7 @@ store one at a time, so several ``extract`` processes can share one store.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -65,7 +66,8 @@ def extract_dataset(
     """Catalog a dataset into a store and extract every unfinished video.
 
     Args:
-        source: dataset folder or CSV (see :func:`smartframes.dataset.load_dataset`).
+        source: dataset folder or CSV (see :func:`smartframes.dataset.load_dataset`), or the items
+            of one already read (e.g. :func:`smartframes.formats.load_format`'s).
         store_dir: store directory; created, or resumed if it exists with the same spec.
         spec: what to compute per frame.
         device: ``cpu`` or ``cuda``.
@@ -78,7 +80,7 @@ def extract_dataset(
     Raises:
         DatasetError, StoreError: bad dataset or a store built with another spec.
     """
-    items = load_dataset(source)
+    items = load_dataset(source) if isinstance(source, (str, os.PathLike)) else list(source)
     with FeatureStore.create_or_open(store_dir, spec) as store:
         store.add_videos(items)
         wanted = {it.path for it in items}

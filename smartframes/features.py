@@ -35,6 +35,7 @@ class FeatureSpec:
     expensive_resolution: int = 260
     every: int = 1  # candidate frames: every k-th decoded frame ...
     max_candidates: int | None = None  # ... then at most M of those, spread evenly
+    candidate_fps: float | None = None  # instead of every k-th: F frames per second of video
 
     def __post_init__(self):
         for name in (self.light_backbone, self.expensive_backbone):
@@ -44,6 +45,10 @@ class FeatureSpec:
             raise SmartframesError("resolutions must be at least 32 pixels")
         if self.every < 1:
             raise SmartframesError(f"--every must be >= 1, got {self.every}")
+        if self.candidate_fps is not None and not self.candidate_fps > 0:
+            raise SmartframesError(f"--candidate-fps must be > 0, got {self.candidate_fps}")
+        if self.candidate_fps is not None and self.every != 1:
+            raise SmartframesError("--every and --candidate-fps exclude each other")
         if self.max_candidates is not None and self.max_candidates < 1:
             raise SmartframesError(f"--max-candidates must be >= 1, got {self.max_candidates}")
         if not 1 <= self.top_k_words <= 1000:
@@ -75,7 +80,7 @@ class FeatureSpec:
 
     @property
     def candidate_rule(self) -> CandidateRule:
-        return CandidateRule(self.every, self.max_candidates)
+        return CandidateRule(self.every, self.max_candidates, self.candidate_fps)
 
     @property
     def decode_sizes(self) -> list[int]:
@@ -197,5 +202,5 @@ def assemble(parts: list[tuple[Batch, tuple]], spec: FeatureSpec, path) -> Video
     visual = np.concatenate([f[0] for _, f in parts])
     glove = np.concatenate([f[1] for _, f in parts])
     expensive = np.concatenate([f[2] for _, f in parts]) if spec.expensive_backbone else None
-    wanted = len(spec.candidate_rule.indices(info.frame_count))
+    wanted = len(spec.candidate_rule.indices(info.frame_count, info.fps))
     return VideoFeatures(visual, glove, expensive, indices, times, info, max(0, wanted - len(indices)))

@@ -53,10 +53,11 @@ CREATE TABLE IF NOT EXISTS videos (
     updated REAL,
     owner TEXT,                               -- host:pid of the process that claimed it last
     claimed REAL,                             -- when that claim was made or renewed
-    attempts INTEGER NOT NULL DEFAULT 0       -- claims so far
+    attempts INTEGER NOT NULL DEFAULT 0,      -- claims so far
+    labels TEXT                               -- JSON list of every label of a multi-label video
 );
 """
-ADDED_COLUMNS = {"owner": "TEXT", "claimed": "REAL", "attempts": "INTEGER NOT NULL DEFAULT 0"}
+ADDED_COLUMNS = {"owner": "TEXT", "claimed": "REAL", "attempts": "INTEGER NOT NULL DEFAULT 0", "labels": "TEXT"}
 STATUSES = ("pending", "running", "done", "failed")
 CLAIM_LEASE = 3600.0  # seconds a claim from another host lives without renewal
 
@@ -85,6 +86,7 @@ class VideoRecord:
     seconds: float | None
     owner: str | None = None
     attempts: int = 0
+    labels: list[str] | None = None  # every label of a multi-label video, ``label`` first
 
 
 def video_id(path: str | os.PathLike) -> str:
@@ -183,16 +185,19 @@ class FeatureStore:
     # -- catalog -------------------------------------------------------------------------------
 
     def add_videos(self, items) -> int:
-        """Catalog videos as pending (those already catalogued keep their status; their label and
-        split are updated). ``items`` have ``path``, ``label``, ``split``. Returns how many are new."""
+        """Catalog videos as pending (those already catalogued keep their status; their labels and
+        split are updated). ``items`` have ``path``, ``label``, ``split`` and optionally ``labels``.
+        Returns how many are new."""
         before = self.count()
         with _transaction(self._db):
             for it in items:
                 vid = video_id(it.path)
+                labels = json.dumps(list(it.labels)) if getattr(it, "labels", None) else None
                 self._db.execute(
-                    "INSERT INTO videos (id, path, label, split, status, updated) VALUES (?, ?, ?, ?, 'pending', ?) "
-                    "ON CONFLICT(id) DO UPDATE SET label=excluded.label, split=excluded.split",
-                    (vid, str(Path(it.path).resolve()), it.label, it.split, time.time()),
+                    "INSERT INTO videos (id, path, label, split, status, updated, labels) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET label=excluded.label, split=excluded.split, labels=excluded.labels",
+                    (vid, str(Path(it.path).resolve()), it.label, it.split, time.time(), labels),
                 )
         return self.count() - before
 
@@ -369,5 +374,5 @@ def _record(row: sqlite3.Row) -> VideoRecord:
         row["id"], row["path"], row["label"], row["split"], row["status"], row["error"], row["frame_count"],
         row["fps"], row["duration"], row["width"], row["height"],
         json.loads(row["candidates"]) if row["candidates"] else None, row["lost"], row["seconds"],
-        row["owner"], row["attempts"],
+        row["owner"], row["attempts"], json.loads(row["labels"]) if row["labels"] else None,
     )

@@ -56,34 +56,39 @@ class VideoData:
     times: np.ndarray  # (T,)
     probs: np.ndarray | None = None  # (T, C) expensive head probabilities
     target: np.ndarray | None = None  # (T,) oracle p(true class | frame)
+    labels: list[int] | None = None  # every class of a multi-label video (for mAP); None: [label]
 
 
-def load_videos(store: FeatureStore, split: str, classes: list[str]) -> list[VideoData]:
+def load_videos(store: FeatureStore, split: str, classes: list[str], need_expensive: bool = True) -> list[VideoData]:
     """Finished videos of one split, with their features."""
-    if store.spec.expensive_backbone is None:
+    if need_expensive and store.spec.expensive_backbone is None:
         raise SmartframesError(f"{store.root}: store has no expensive features; extract without --no-expensive")
     out = []
     for rec in store.records(status="done", split=split):
         a = store.load(rec.id)
+        labels = [classes.index(c) for c in (rec.labels or []) if c in classes] or None
         out.append(VideoData(rec.id, rec.path, classes.index(rec.label), np.concatenate([a["visual"], a["glove"]], 1),
-                             a["expensive"], a["indices"], a["times"]))
+                             a.get("expensive"), a["indices"], a["times"], labels=labels))
     return out
 
 
-def load_oracle(oracle_dir, video: VideoData, num_classes: int) -> np.ndarray:
-    """Oracle targets p(true class | frame) of one video from a user's ``.npy`` file.
+def load_frame_probabilities(directory, video: VideoData, num_classes: int) -> np.ndarray:
+    """Per-frame class probabilities of one video computed by a model of your own.
 
-    The file is ``<oracle_dir>/<video file name without suffix>.npy``, float, shape
+    The file is ``<directory>/<video file name without suffix>.npy``, float, shape
     ``(frames in the video, C)`` indexed by frame index, or ``(candidate frames, C)`` in the
     store's candidate order; columns follow the sorted class names. Logits are accepted too: rows
     that do not sum to 1 go through a softmax.
 
+    Returns:
+        float32 ``(candidates, C)``, rows in the store's candidate order.
+
     Raises:
         SmartframesError: missing file, wrong shape or non-finite values, naming the file.
     """
-    path = Path(oracle_dir) / (Path(video.path).stem + ".npy")
+    path = Path(directory) / (Path(video.path).stem + ".npy")
     if not path.is_file():
-        raise SmartframesError(f"{path}: oracle file missing for {video.path}")
+        raise SmartframesError(f"{path}: per-frame probabilities missing for {video.path}")
     try:
         probs = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as e:
@@ -100,7 +105,7 @@ def load_oracle(oracle_dir, video: VideoData, num_classes: int) -> np.ndarray:
     if not np.allclose(probs.sum(1), 1.0, atol=1e-3) or probs.min() < 0:
         probs = np.exp(probs - probs.max(1, keepdims=True))
         probs /= probs.sum(1, keepdims=True)
-    return probs[:, video.label].astype(np.float32)
+    return probs.astype(np.float32)
 
 
 def collate(videos: list[VideoData], with_targets: bool = False):
@@ -183,7 +188,7 @@ def train_selector(
         selector_cfg: network switches and sizes (``in_dim``/``num_classes`` are filled in).
         head_cfg: expensive head settings (``in_dim``/``num_classes`` are filled in).
         oracle_dir: take the oracle targets from per-frame class probabilities computed by your
-            own model instead of the cross-fitted head (see :func:`load_oracle`).
+            own model instead of the cross-fitted head (see :func:`load_frame_probabilities`).
         progress: progress bar over epochs.
         log: where one-line messages go.
 
@@ -210,7 +215,7 @@ def train_selector(
                       np.concatenate([np.full(len(v.emb), v.label) for v in train]), head_cfg, cfg.seed)
     if oracle_dir is not None:
         for v in train:
-            v.target = load_oracle(oracle_dir, v, len(classes))
+            v.target = load_frame_probabilities(oracle_dir, v, len(classes))[:, v.label]
     else:
         targets = cross_fit_oracle([v.emb for v in train], [v.label for v in train], head_cfg, cfg.folds, cfg.seed)
         for v, t in zip(train, targets):

@@ -7,10 +7,11 @@ rate and B-frame streams alike; timestamps come from the decoder, relative to th
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import av
 import numpy as np
@@ -225,11 +226,17 @@ def iter_frames(
     sizes: Sequence[Size] = (None,),
     *,
     allow_partial: bool = False,
+    seek: bool = False,
 ) -> Iterator[tuple[int, float, list[np.ndarray]]]:
     """Decode a video once and yield ``(index, time, [image per size])`` for the wanted frames.
 
     Only the wanted frames are converted to RGB; the others are decoded and dropped. Decoding
     stops after the last wanted index, so memory stays bounded by one frame per size.
+
+    With ``seek``, a wanted frame more than :data:`SEEK_GAP_SECONDS` ahead is reached by seeking to
+    the keyframe before it instead of decoding everything in between (long videos with sparse
+    candidates). Indices then come from timestamps: exact for constant frame rate; an AVI, whose
+    timestamps are not reliable, is decoded straight through.
 
     Raises:
         VideoError: unreadable file, corrupt data, or wanted frames past the end of the stream
@@ -246,30 +253,68 @@ def iter_frames(
         fps = float(stream.average_rate or stream.guessed_rate or 0.0) or 25.0
         # AVI stores decode order only; its pts are reordered guesses, so count frames instead.
         use_pts = container.format.name != "avi" and bool(tb)
-        last = wanted[-1] if wanted else None
-        want = None if wanted is None else set(wanted)
+        decoded = [0]  # frames the decoder gave, wanted or not
+        if seek and wanted and use_pts:
+            frames = _seeking(container, stream, wanted, start, tb, fps, decoded)
+        else:
+            frames = _counting(container, stream, wanted, decoded)
         rotation = None
         outputs = None  # per size, fixed by the first frame: a stream that changes size mid-way is rescaled
         index = -1
         try:
-            for frame in container.decode(stream):
-                index += 1
+            for index, frame in frames:
                 if rotation is None:
                     rotation = _rotation(stream, frame)
                     outputs = [_output_size(frame, rotation, s) for s in sizes]
-                if want is not None and index not in want:
-                    continue
                 time = (frame.pts - start) * tb if use_pts and frame.pts is not None else index / fps
                 yield index, float(time), [_to_rgb(frame, rotation, out) for out in outputs]
-                if last is not None and index >= last:
-                    break
         except av.error.FFmpegError as e:
             if not allow_partial:
                 raise VideoError(
                     path, f"corrupt data after frame {index} ({_ffmpeg_reason(e)})"
                 ) from None
-        if index < 0:
+        if decoded[0] == 0:
             raise VideoError(path, "no decodable frames")
+
+
+SEEK_GAP_SECONDS = 5.0
+"""With ``seek``, how far ahead (in seconds of video) a wanted frame must be to seek rather than
+decode up to it: beyond a typical keyframe interval, seeking skips whole groups of pictures."""
+
+
+def _counting(container, stream, wanted: list[int] | None, decoded: list[int]):
+    """``(index, frame)`` of the wanted frames, indices counted from the first decoded frame."""
+    want = None if wanted is None else set(wanted)
+    last = wanted[-1] if wanted else None
+    for index, frame in enumerate(container.decode(stream)):
+        decoded[0] += 1
+        if want is None or index in want:
+            yield index, frame
+        if last is not None and index >= last:
+            return
+
+
+def _seeking(container, stream, wanted: list[int], start: int, tb: float, fps: float, decoded: list[int]):
+    """``(index, frame)`` of the frame at or after each wanted index, seeking to the keyframe before
+    a far one; indices from timestamps."""
+    gap = max(1, int(SEEK_GAP_SECONDS * fps))
+    frames, position = None, None  # decoder iterator and index of the last frame it gave
+    for target in wanted:
+        if position is not None and position >= target:
+            continue  # the frame given for an earlier target already covers this one
+        if frames is None or target - position > gap:
+            container.seek(start + int(target / fps / tb), stream=stream, backward=True, any_frame=False)
+            frames, position = container.decode(stream), None
+        for frame in frames:
+            decoded[0] += 1
+            if frame.pts is None:
+                continue
+            position = round((frame.pts - start) * tb * fps)
+            if position >= target:
+                yield position, frame
+                break
+        else:
+            return
 
 
 def decode(
@@ -347,34 +392,41 @@ def read_frames(
 
 def write_video(
     path: str | os.PathLike,
-    frames: np.ndarray,
+    frames: np.ndarray | Iterable[np.ndarray],
     fps: float = 25.0,
     *,
     codec: str = "libx264",
     crf: int = 18,
     rotation: int = 0,
     times: Sequence[float] | None = None,
+    keyframe_interval: int | None = None,
 ) -> None:
-    """Encode uint8 RGB frames ``(T, H, W, 3)`` to a video file (H.264 in mp4 by default).
+    """Encode uint8 RGB frames ``(T, H, W, 3)`` to a video file (H.264 in mp4 by default); an
+    iterable of ``(H, W, 3)`` frames writes a video too long to hold in memory.
 
     Encoding is single-threaded without lookahead and uses fixed options, so the same frames give the
     same bytes, every time.
 
     Args:
         path: output file; the container follows the suffix.
-        frames: uint8 ``(T, H, W, 3)``; H and W must be even for yuv420p.
+        frames: uint8 ``(T, H, W, 3)``, or an iterable of ``(H, W, 3)``; H and W must be even for yuv420p.
         fps: nominal frame rate.
         codec: FFmpeg encoder name.
         crf: constant rate factor for x264 (lower is better quality).
         rotation: display rotation to record in the container (degrees counter-clockwise).
         times: per-frame timestamps in seconds, for variable frame rate files.
+        keyframe_interval: at most this many frames between keyframes (x264's default: 250).
     """
     from fractions import Fraction
 
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
-    t, h, w, _ = frames.shape
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise ValueError("no frames to write")
+    first = np.asarray(first)
+    if first.ndim != 3 or first.shape[-1] != 3 or first.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 (H, W, 3) each, got {first.dtype} {first.shape}")
+    h, w, _ = first.shape
     rate = Fraction(fps).limit_denominator(1001)
     time_base = Fraction(1, 90000) if times is not None else 1 / rate
     with av.open(str(path), mode="w") as container:
@@ -387,12 +439,14 @@ def write_video(
         if codec == "libx264":
             # One thread and no lookahead: with x264's lookahead (its own thread, and macroblock-tree
             # rate control) the same frames encoded twice in one process came out different.
-            stream.options = {"crf": str(crf), "preset": "veryfast",
-                              "x264-params": "threads=1:sync-lookahead=0:rc-lookahead=0:mbtree=0"}
+            params = "threads=1:sync-lookahead=0:rc-lookahead=0:mbtree=0"
+            if keyframe_interval:
+                params += f":keyint={keyframe_interval}"
+            stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": params}
         if rotation:
             stream.set_display_rotation(rotation)
-        for i in range(t):
-            frame = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
+        for i, image in enumerate(itertools.chain([first], frames)):
+            frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
             frame.pts = round(times[i] / time_base) if times is not None else i
             frame.time_base = time_base
             for packet in stream.encode(frame):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +100,36 @@ def test_ablation_rows(toy_eval):
     assert len({r["section"] for r in table["rows"]}) == 4
     assert all(0 <= r["accuracy"] <= 1 and r["gflops_per_video"] > 0 for r in table["rows"])
     assert "Input features" in format_ablation(table) and "SMART 2-frame input" in format_ablation(table)
+
+
+def test_average_precision_by_hand():
+    from smartframes.evaluate import average_precision, mean_average_precision
+
+    assert average_precision([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 0]) == pytest.approx((1 + 2 / 3) / 2)
+    assert average_precision([0.1, 0.9], [1, 0]) == pytest.approx(0.5)
+    predictions = np.array([[0.9, 0.5, 0.0], [0.2, 0.7, 0.1], [0.5, 0.1, 0.1]])
+    # class 0: positives 0 and 2, ranked first -> AP 1; class 1: positives 1 and 2 (multi-label), ranked 1st and 3rd
+    assert mean_average_precision(predictions, [[0], [1], [0, 1]]) == pytest.approx((1 + (1 + 2 / 3) / 2) / 2)
+
+
+def test_evaluate_with_probabilities_from_your_own_model(toy_eval, tmp_path):
+    from smartframes.store import FeatureStore
+
+    probs_dir = tmp_path / "probs"
+    probs_dir.mkdir()
+    with FeatureStore.open(toy_eval / "store") as store:
+        classes = store.classes()
+        for rec in store.records(split="test"):
+            logits = np.zeros((20, len(classes)))
+            logits[:, classes.index(rec.label)] = 2.0  # a model that is always right
+            np.save(probs_dir / (Path(rec.path).stem + ".npy"), logits)
+    report = evaluate(toy_eval / "store", toy_eval / "ckpt", budgets=(2,), probs_dir=probs_dir, expensive_gflops=11.5)
+    rows = {(r["method"], r["budget"]): r for r in report["results"]}
+    assert all(r["accuracy"] == 1.0 and r["map"] == pytest.approx(1.0) for r in report["results"])
+    assert rows[("all", None)]["gflops_per_video"] == pytest.approx(20 * 11.5)
+    assert rows[("uniform", 2)]["gflops_per_video"] == pytest.approx(2 * 11.5)
+    assert "--expensive-gflops" in format_table(report)
+    missing = sorted(probs_dir.iterdir())[0]
+    missing.unlink()
+    with pytest.raises(Exception, match="per-frame probabilities missing"):
+        evaluate(toy_eval / "store", toy_eval / "ckpt", budgets=(2,), probs_dir=probs_dir)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from smartframes.video import VideoError, decode, probe, read_frames, target_size, write_video
+from smartframes.video import VideoError, decode, iter_frames, probe, read_frames, target_size, write_video
 
 from .conftest import frame_index, index_frames, real_clip_rows, REAL_CLIPS
 
@@ -176,3 +176,44 @@ def test_stream_that_changes_size_midway_keeps_one_geometry(tmp_path):
     for size, shape in ((None, (48, 64)), (24, (24, 32))):
         frames = read_frames(spliced, size=size, allow_partial=True)
         assert len(frames) > 10 and frames.shape[1:3] == shape
+
+
+def _numbered(n: int, h: int = 48, w: int = 64) -> np.ndarray:
+    """Frames that show their index: a bar whose length is index % 64 over a grey level set by index // 64 (up to 640 frames)."""
+    frames = np.zeros((n, h, w, 3), np.uint8)
+    for i in range(n):
+        frames[i] = 20 + 20 * (i // 64)
+        frames[i, 20:28, : i % 64] = 255
+    return frames
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_seeking_gives_the_frames_decoding_through_gives(tmp_path, suffix):
+    path = tmp_path / f"long{suffix}"
+    write_video(path, _numbered(300), fps=25, keyframe_interval=12)
+    wanted = [0, 130, 131, 200, 299]  # gaps beyond SEEK_GAP_SECONDS * fps = 125 frames, and a neighbour
+    through = list(iter_frames(path, wanted, (None, 32)))
+    seeking = list(iter_frames(path, wanted, (None, 32), seek=True))
+    assert [i for i, _, _ in seeking] == [i for i, _, _ in through] == wanted
+    for (_, t1, a), (_, t2, b) in zip(through, seeking):
+        assert t1 == pytest.approx(t2) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_seeking_decodes_fewer_frames(tmp_path, monkeypatch):
+    import smartframes.video as video
+
+    path = tmp_path / "long.mp4"
+    write_video(path, _numbered(600), fps=25, keyframe_interval=12)
+    counters = []
+    for name in ("_counting", "_seeking"):
+        original = getattr(video, name)
+
+        def wrapped(*args, original=original):
+            counters.append(args[-1])  # the shared count of decoded frames
+            return original(*args)
+
+        monkeypatch.setattr(video, name, wrapped)
+    through = list(iter_frames(path, [0, 300, 599]))
+    seeking = list(iter_frames(path, [0, 300, 599], seek=True))
+    assert [i for i, _, _ in seeking] == [i for i, _, _ in through]
+    assert counters[0][0] == 600 and counters[1][0] < 60, (counters[0][0], counters[1][0])

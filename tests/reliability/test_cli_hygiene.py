@@ -36,7 +36,12 @@ def files(tmp_path_factory):
 
 
 CASES = [  # (argv with {r} for the fixture root, text the one line must contain)
-    (["extract"], "required: dataset, --store"),
+    (["extract"], "required: --store"),
+    (["extract", "--store", "{r}/s"], "no dataset: give a folder or CSV, or --format NAME --root DIR"),
+    (["extract", "--store", "{r}/s", "--format", "ucf101"], "--format needs --root"),
+    (["extract", "--store", "{r}/s", "--format", "ucf101", "--root", "{r}/notastore"], "no classInd.txt"),
+    (["select", "--selector", "{r}/ckpt"], "no videos: give video files"),
+    (["select", "{r}/text.mp4", "--selector", "{r}/ckpt", "--export", "json"], "--export and --out go together"),
     (["extract", "{r}/data", "--store", "{r}/s", "--every", "0"], "--every must be >= 1"),
     (["extract", "{r}/data", "--store", "{r}/s", "--batch-size", "0"], "--batch-size must be >= 1"),
     (["extract", "{r}/data", "--store", "{r}/s", "--device", "tpu"], "invalid choice: 'tpu'"),
@@ -53,7 +58,7 @@ CASES = [  # (argv with {r} for the fixture root, text the one line must contain
     (["train", "--store", "{r}/store", "--out", "{r}/c2", "--epochs", "x"], "--epochs: invalid int value"),
     (["train", "--store", "{r}/store", "--out", "{r}/c2", "--sfs-only", "--gs-only"], "exclude each other"),
     (["train", "--store", "{r}/store", "--out", "{r}/c2", "--epochs", "1", "--oracle-dir", "{r}/notastore"],
-     "oracle file missing"),
+     "per-frame probabilities missing"),
     (["select", "{r}/text.mp4", "--selector", "{r}/ckpt"], "text.mp4: not a readable video"),
     (["select", "{r}/text.mp4", "--selector", "{r}/nothing"], "not a selector checkpoint"),
     (["select", "{r}/text.mp4", "--selector", "{r}/badckpt"], "'selector.embed_dim' must be int"),

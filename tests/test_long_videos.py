@@ -1,0 +1,74 @@
+"""Long, untrimmed videos: candidates at a fixed rate, memory that does not grow with length."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from smartframes.candidates import candidate_indices
+from smartframes.store import FeatureStore
+from smartframes.video import probe, write_video
+
+MINUTES, FPS = 20, 12
+
+
+def _long_frames(n: int):
+    """n frames of 64x48 with a moving bright square, made one at a time."""
+    for k in range(n):
+        frame = np.full((48, 64, 3), 30 + k % 200, np.uint8)
+        frame[16:32, (3 * k) % 48 : (3 * k) % 48 + 16] = 255
+        yield frame
+
+
+def _peak_memory_mib(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``cmd``; return it and the peak of the summed resident memory of it and its children."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    while proc.poll() is None:
+        pids = [proc.pid]
+        try:
+            pids += [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        except OSError:
+            pass
+        total = 0
+        for pid in pids:
+            try:
+                total += next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                              if line.startswith("VmRSS"))
+            except (OSError, StopIteration):
+                pass
+        peak = max(peak, total / 1024)
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), peak
+
+
+def test_candidates_at_a_fixed_rate():
+    assert candidate_indices(100, per_second=1, fps=25).tolist() == [0, 25, 50, 75]
+    assert candidate_indices(91, per_second=1, fps=29.97).tolist() == [0, 30, 60, 90]
+    assert candidate_indices(10, per_second=50, fps=25).tolist() == list(range(10))  # not above the frame rate
+    assert candidate_indices(3600, per_second=1, fps=25, max_candidates=10).tolist()[:2] == [175, 525]
+
+
+def test_twenty_minute_video_at_one_frame_per_second_in_bounded_memory(tmp_path, capsys):
+    data = tmp_path / "data" / "untrimmed"
+    data.mkdir(parents=True)
+    write_video(data / "long.mp4", _long_frames(MINUTES * 60 * FPS), fps=FPS)
+    info = probe(data / "long.mp4")
+    assert info.duration >= MINUTES * 60
+    cmd = [sys.executable, "-m", "smartframes", "extract", str(tmp_path / "data"), "--store", str(tmp_path / "store"),
+           "--quiet", "--candidate-fps", "1", "--light-resolution", "64", "--expensive-resolution", "64"]
+    proc, peak = _peak_memory_mib(cmd)
+    assert proc.returncode == 0, proc.stderr
+    with FeatureStore.open(tmp_path / "store") as store:
+        arrays = store.load(store.records(status="done")[0].id)
+    assert arrays["indices"].tolist() == list(range(0, MINUTES * 60 * FPS, FPS))
+    np.testing.assert_allclose(arrays["times"], np.arange(MINUTES * 60), atol=1e-6)
+    with capsys.disabled():
+        print(f"\n{MINUTES}-minute video, {len(arrays['indices'])} candidates: peak memory {peak:.0f} MiB "
+              f"(extract and its decoding child, resident)")
+    assert peak < 1024
