@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from .classifier import ExpensiveHead, HeadConfig
 from .errors import SmartframesError
-from .features import FeatureSpec
+from .features import LEGACY_SPEC, FeatureSpec
 from .selector import SelectorConfig, SmartSelector
 
 FORMAT = "smartframes-selector/2"  # 2: standardised inputs, gamma_from_frame
@@ -141,7 +141,9 @@ def load_checkpoint(path: str | os.PathLike, expect_spec: FeatureSpec | None = N
         raise CheckpointError(f"{cfg_path}: unknown format {config.get('format') if isinstance(config, dict) else None!r}, expected {FORMAT!r}")
     sel_cfg = _dataclass_from(SelectorConfig, config.get("selector"), cfg_path, "selector")
     head_cfg = _dataclass_from(HeadConfig, config.get("head"), cfg_path, "head")
-    spec = _dataclass_from(FeatureSpec, config.get("feature_spec"), cfg_path, "feature_spec")
+    spec_dict = config.get("feature_spec")
+    spec = _dataclass_from(FeatureSpec, {**LEGACY_SPEC, **spec_dict} if isinstance(spec_dict, dict) else spec_dict,
+                           cfg_path, "feature_spec")
     classes = config.get("classes")
     if not isinstance(classes, list) or len(classes) != sel_cfg.num_classes or len(classes) != head_cfg.num_classes:
         raise CheckpointError(f"{cfg_path}: 'classes' must list {sel_cfg.num_classes} names")

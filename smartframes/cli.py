@@ -46,6 +46,10 @@ def _add_spec_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-expensive", action="store_true",
                    help="skip the expensive backbone (when you bring your own oracle)")
     g.add_argument("--every", type=int, default=d.every, help="candidate frames: every k-th frame (default 1)")
+    g.add_argument("--light-precision", choices=("float32", "bfloat16", "float16"), default=d.light_precision,
+                   help=f"light backbone and selector (default {d.light_precision}; float16 on a GPU only)")
+    g.add_argument("--expensive-precision", choices=("float32", "bfloat16", "float16"), default=d.expensive_precision,
+                   help=f"expensive backbone (default {d.expensive_precision})")
     g.add_argument("--candidate-fps", type=float, default=d.candidate_fps, metavar="F",
                    help="candidate frames: F per second of video, decoded by seeking (long, untrimmed videos)")
     g.add_argument("--max-candidates", type=int, default=d.max_candidates,
@@ -62,6 +66,8 @@ def _spec_from_args(args):
         every=args.every,
         max_candidates=args.max_candidates,
         candidate_fps=args.candidate_fps,
+        light_precision=args.light_precision,
+        expensive_precision=args.expensive_precision,
     )
 
 

@@ -29,7 +29,7 @@ from .backbones import BACKBONES, load_backbone
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import SmartframesError
 from .candidates import candidate_indices
-from .features import FeatureSpec
+from .features import FeatureSpec, precision
 from .selector import pair_partners, top_n
 from .store import FeatureStore
 from .train import load_frame_probabilities, load_videos, score_videos, video_prediction
@@ -125,7 +125,7 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
     x_light = torch.zeros(1, 3, lr, lr).contiguous(memory_format=torch.channels_last)
     light_flops = count_flops(light, x_light)
     batch_l = x_light.expand(timing_batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode():
+    with torch.inference_mode(), precision(spec.light_precision, "cpu"):
         light_ms = _time_ms(lambda: light(batch_l)) / timing_batch
     if external_gflops is not None:
         exp_flops, exp_ms = external_gflops * 1e9, 0.0
@@ -134,7 +134,7 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
         x_exp = torch.zeros(1, 3, er, er).contiguous(memory_format=torch.channels_last)
         exp_flops = count_flops(lambda x: head(expensive.forward_features(x)), x_exp)
         batch_e = x_exp.expand(timing_batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
+        with torch.inference_mode(), precision(spec.expensive_precision, "cpu"):
             exp_ms = _time_ms(lambda: head(expensive.forward_features(batch_e))) / timing_batch
     sel_flops, sel_ms = {}, {}
     selector = ckpt.selector.eval()
@@ -143,7 +143,7 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
         mask = torch.ones(1, T, dtype=torch.bool)
         partners = pair_partners(torch.tensor([T]), T, torch.Generator().manual_seed(0))
         sel_flops[T] = count_flops(selector, x, mask, partners) / 1e9
-        with torch.inference_mode():
+        with torch.inference_mode(), precision(spec.light_precision, "cpu"):
             sel_ms[T] = _time_ms(lambda: selector(x, mask, partners))
     return CostModel(light_flops / 1e9, exp_flops / 1e9, light_ms, exp_ms, sel_flops, sel_ms)
 
@@ -221,7 +221,7 @@ def evaluate(store_dir, selector_dir, budgets=(4, 8, 16), *, split: str = "test"
             v.probs = load_frame_probabilities(probs_dir, v, len(classes))
         else:
             v.probs = ckpt.head.probabilities(v.emb)
-    scores = score_videos(ckpt.selector, videos)
+    scores = score_videos(ckpt.selector, videos, precision_name=ckpt.spec.light_precision)
     truth = find_ground_truth([v.path for v in videos])
     lengths = {len(v.x) for v in videos}
     external = None if probs_dir is None else (expensive_gflops or 0.0)

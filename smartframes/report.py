@@ -36,7 +36,7 @@ def build_report(store_dir, selector_dir, out, budgets=(1, 2, 4, 8), report: dic
     with FeatureStore.open(store_dir) as store:
         ckpt = load_checkpoint(selector_dir, expect_spec=store.spec)
         videos = load_videos(store, "test", ckpt.classes)
-    scores = score_videos(ckpt.selector, videos)
+    scores = score_videos(ckpt.selector, videos, precision_name=ckpt.spec.light_precision)
     by_class = defaultdict(list)
     for v, s in zip(videos, scores):
         by_class[ckpt.classes[v.label]].append((v, s))

@@ -63,6 +63,14 @@ def pair_partners(lengths: torch.Tensor, T: int, generator: torch.Generator | No
     return torch.where(after > 0, r, i)
 
 
+def relate(linear: nn.Linear, local: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    """``linear([local_t : context])`` for every t without building the concatenation: the
+    context's half of the product is one number per video. local (B, T, z), context (B, z) -> (B, T)."""
+    w = linear.weight[0]  # (2z,)
+    z = local.shape[-1]
+    return local @ w[:z] + (context @ w[z:] + linear.bias).unsqueeze(1)
+
+
 class SingleFrameSelector(nn.Module):
     """2-layer MLP: X_i (D) -> delta_i in [0, 1], trained to regress p_expensive(y | frame i)."""
 
@@ -121,8 +129,7 @@ class GlobalSelector(nn.Module):
         Z1 = (alpha.unsqueeze(-1) * Z).sum(1) / alpha.sum(1, keepdim=True).clamp_min(1e-6)  # (B, z)
 
         # Eq. 2: beta_i = sigma([Z_i : Z'] Theta1);  omega_t = sum_{i<=t} beta_i Z_i
-        Zg = Z1.unsqueeze(1).expand_as(Z)  # (B, T, z)
-        beta = torch.sigmoid(self.theta1(torch.cat([Z, Zg], -1))).squeeze(-1) * m  # (B, T)
+        beta = torch.sigmoid(relate(self.theta1, Z, Z1)) * m  # (B, T)
         omega = torch.cumsum(beta.unsqueeze(-1) * Z, dim=1)  # (B, T, z)
 
         # Eq. 3: h_t, m_t = LSTM(omega_t, h_{t-1}, m_{t-1}); causal, so trailing padding is inert
@@ -135,7 +142,7 @@ class GlobalSelector(nn.Module):
         # gamma_from_frame puts frame t's own beta_t Z_t in place of the running sum omega_t
         Z2 = (lam.unsqueeze(-1) * omega).sum(1) / lam.sum(1, keepdim=True).clamp_min(1e-6)  # (B, z)
         local = beta.unsqueeze(-1) * Z if self.cfg.gamma_from_frame else omega  # (B, T, z)
-        gamma = torch.sigmoid(self.theta2(torch.cat([local, Z2.unsqueeze(1).expand_as(local)], -1))).squeeze(-1) * m
+        gamma = torch.sigmoid(relate(self.theta2, local, Z2)) * m  # (B, T)
 
         # Eq. 6: c = sum_t gamma_t h_t -> MLP -> class
         c = (gamma.unsqueeze(-1) * h).sum(1)  # (B, H)
@@ -170,7 +177,9 @@ class SmartSelector(nn.Module):
     def prepare(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Standardise x (B, T, D), zero the padding, and drop the GloVe columns when the config
         says so (zeroing keeps the input width)."""
-        x = (x - self.x_mean) / self.x_std * mask.unsqueeze(-1)
+        x = torch.addcmul(-self.x_mean / self.x_std, x, 1 / self.x_std)  # (x - mean) / std
+        if not bool(mask.all()):
+            x = x * mask.unsqueeze(-1)
         if not self.cfg.use_glove:
             x = torch.cat([x[..., : -self.cfg.glove_dim], torch.zeros_like(x[..., -self.cfg.glove_dim :])], -1)
         return x

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .features import FeatureExtractor
+from .features import FeatureExtractor, precision
 from .selector import pair_partners, top_n
 from .video import VideoError, decode
 
@@ -62,8 +62,9 @@ class Selector:
         x = torch.as_tensor(light, dtype=torch.float32, device=self.device)[None]  # (1, T, D)
         mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=self.device)
         partners = pair_partners(torch.tensor([x.shape[1]]), x.shape[1], torch.Generator().manual_seed(seed))
-        score, delta, gs = self.selector(x, mask, partners.to(self.device))
-        return score[0].cpu().numpy(), delta[0].cpu().numpy(), gs.gamma[0].cpu().numpy()
+        with precision(self.ckpt.spec.light_precision, self.device):
+            score, delta, gs = self.selector(x, mask, partners.to(self.device))
+        return tuple(t[0].float().cpu().numpy() for t in (score, delta, gs.gamma))
 
     def select(self, video: str | os.PathLike, n: int = 8) -> Selection:
         """Choose the ``n`` best frames of a video and classify it from them.

@@ -22,6 +22,7 @@ from .checkpoint import Checkpoint, save_checkpoint
 from .classifier import HeadConfig, cross_fit_oracle, train_head
 from .errors import SmartframesError
 from .selector import SelectorConfig, SmartSelector, pair_partners, top_n
+from .features import precision
 from .store import FeatureStore
 
 
@@ -124,18 +125,21 @@ def collate(videos: list[VideoData], with_targets: bool = False):
 
 
 @torch.inference_mode()
-def score_videos(selector: SmartSelector, videos: list[VideoData], seed: int = 0, batch_size: int = 64):
-    """Per video, (score, delta, gamma) arrays (T,); pair partners drawn with a fixed seed."""
+def score_videos(selector: SmartSelector, videos: list[VideoData], seed: int = 0, batch_size: int = 64,
+                 precision_name: str = "float32"):
+    """Per video, (score, delta, gamma) arrays (T,); pair partners drawn with a fixed seed; the
+    selector runs in ``precision_name`` (the spec's ``light_precision`` when serving)."""
     selector.eval()
     out = []
     for start in range(0, len(videos), batch_size):
         chunk = videos[start : start + batch_size]
         x, mask, lengths, _, _ = collate(chunk)
         partners = pair_partners(lengths, x.shape[1], torch.Generator().manual_seed(seed))
-        score, delta, gs = selector(x, mask, partners)
+        with precision(precision_name, "cpu"):
+            score, delta, gs = selector(x, mask, partners)
         for b, v in enumerate(chunk):
             n = len(v.x)
-            out.append((score[b, :n].numpy(), delta[b, :n].numpy(), gs.gamma[b, :n].numpy()))
+            out.append((score[b, :n].float().numpy(), delta[b, :n].float().numpy(), gs.gamma[b, :n].float().numpy()))
     return out
 
 
@@ -144,14 +148,15 @@ def video_prediction(probs: np.ndarray, chosen: list[int]) -> np.ndarray:
     return probs[chosen].mean(0)
 
 
-def validation_figures(selector: SmartSelector, videos: list[VideoData], n: int) -> tuple[float, float]:
+def validation_figures(selector: SmartSelector, videos: list[VideoData], n: int,
+                       precision_name: str = "float32") -> tuple[float, float]:
     """(accuracy, selector loss) on held-out videos.
 
     Accuracy: predict from the top-n frames by selector score, pooling the head's probabilities.
     Loss: mean squared error of delta and gamma against the head's p(true class | frame), which
     breaks ties between epochs of equal accuracy (a few dozen validation videos give coarse steps).
     """
-    scores = score_videos(selector, videos)
+    scores = score_videos(selector, videos, precision_name=precision_name)
     right, loss = [], []
     for v, (s, delta, gamma) in zip(videos, scores):
         right.append(int(video_prediction(v.probs, top_n(s, n)).argmax() == v.label))
@@ -248,7 +253,7 @@ def train_selector(
             opt.step()
             totals += np.array([ce.item(), sfs.item(), gmse.item(), 1.0])
         sched.step()
-        acc, val_loss = validation_figures(selector, val, cfg.val_budget)
+        acc, val_loss = validation_figures(selector, val, cfg.val_budget, spec.light_precision)
         history.append({"epoch": epoch + 1, "gs_ce": totals[0] / totals[3], "sfs_mse": totals[1] / totals[3],
                         "gamma_mse": totals[2] / totals[3], "val_accuracy": acc, "val_loss": val_loss})
         if (acc, -val_loss) > best:

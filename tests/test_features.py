@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -51,7 +53,7 @@ def test_batching_does_not_change_features(tmp_path):
 
 def test_glove_feature_is_the_mean_of_the_top10_class_vectors(tmp_path):
     root = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=6)
-    ex = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None))
+    ex = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None, light_precision="float32"))
     from smartframes.video import read_frames
     from smartframes.backbones import centre_crop, to_input
     import torch
@@ -89,3 +91,22 @@ def test_cuda_request_without_cuda_is_a_clear_error():
         pytest.skip("a CUDA device is present")
     with pytest.raises(SmartframesError, match="no CUDA device"):
         FeatureExtractor(small_spec(), device="cuda")
+
+
+def test_bfloat16_light_features_stay_close_to_float32(tmp_path):
+    from smartframes.video import read_frames
+
+    root = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=1, frames=8)
+    fast = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None))
+    exact = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None, light_precision="float32"))
+    assert fast.spec.light_precision == "bfloat16"
+    frames = np.concatenate([read_frames(p, size=fast.spec.decode_sizes[0]) for p in sorted(root.rglob("*.mp4"))])
+    (va, ga), (vb, gb) = fast.light_features(frames), exact.light_features(frames)
+    cosine = (va * vb).sum(1) / np.linalg.norm(va, axis=1) / np.linalg.norm(vb, axis=1)
+    assert cosine.mean() > 0.97 and cosine.min() > 0.9 and not np.array_equal(va, vb)  # flat test frames; real: 0.996
+
+
+def test_specs_stored_before_the_precision_fields_meant_float32():
+    old = json.loads(FeatureSpec().to_json())
+    del old["light_precision"], old["expensive_precision"]
+    assert FeatureSpec.from_dict(old).light_precision == "float32"
