@@ -24,8 +24,8 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
+	$(BIN)/smartframes bench
 	$(BIN)/python benchmarks/extract_speed.py
-	$(BIN)/python benchmarks/selector_latency.py
 
 clean:
 	rm -rf $(VENV) smartframes-demo .pytest_cache

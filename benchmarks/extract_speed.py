@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from smartframes import video
+from smartframes.bench import synthetic_frames
 from smartframes.backbones import BACKBONES, centre_crop, to_input
 from smartframes.candidates import candidate_indices
 from smartframes.features import FeatureExtractor, FeatureSpec
@@ -97,25 +98,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def synthetic_frames(count: int, seed: int = 0) -> np.ndarray:
-    """Moving textured content, uint8 ``(count, 240, 320, 3)``: a panning blocky/striped texture
-    with fine noise and a bouncing bright square."""
-    rng = np.random.default_rng(seed)
-    blocks = np.kron(rng.uniform(0, 255, (HEIGHT // 16, WIDTH // 16, 3)), np.ones((16, 16, 1)))
-    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
-    stripes = (127 + 127 * np.sin(xx / 7.0 + yy / 11.0))[..., None] * np.array([0.9, 0.6, 0.3])
-    base = 0.6 * blocks + 0.4 * stripes
-    frames = np.empty((count, HEIGHT, WIDTH, 3), np.uint8)
-    side = 48
-    for t in range(count):
-        img = np.roll(base, (2 * t, 3 * t), axis=(0, 1)) + rng.normal(0, 6, base.shape)
-        y = abs((5 * t) % (2 * (HEIGHT - side)) - (HEIGHT - side))
-        x = abs((7 * t) % (2 * (WIDTH - side)) - (WIDTH - side))
-        img[y : y + side, x : x + side] = (250, 240, 60)
-        frames[t] = np.clip(img, 0, 255).astype(np.uint8)
-    return frames
 
 
 def timings(fn: Callable[[], object], repeats: int) -> tuple[list[float], object]:
@@ -334,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="extract_speed_") as tmp:
         clip = Path(tmp) / "synthetic.mp4"
-        video.write_video(clip, synthetic_frames(args.frames), args.fps)
+        video.write_video(clip, synthetic_frames(args.frames, WIDTH, HEIGHT), args.fps)
 
         print(f"\n1. Decode (H.264 {WIDTH}x{HEIGHT})")
         results["decode"] = dec = bench_decode(clip, extraction_sizes, args.repeats)

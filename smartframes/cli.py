@@ -288,6 +288,29 @@ def _window(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def cmd_bench(args) -> int:
+    from .bench import BenchConfig, format_bench, run_bench
+
+    cfg = BenchConfig(width=args.size[0], height=args.size[1], frames=args.frames, fps=args.fps, n=args.n,
+                      repeats=args.repeats, batch_size=args.batch_size, device=args.device, spec=_spec_from_args(args))
+    result = run_bench(cfg)
+    print(format_bench(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+        print(f"json: {args.json}")
+    return 0
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 320x240, got {text!r}") from None
+    if w < 32 or h < 32 or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"width and height must be even and at least 32, got {text!r}")
+    return w, h
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -441,6 +464,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("videos", nargs="+")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("bench", parents=[common], help="time each stage and one video end to end (all/uniform/SMART)",
+                       description="On a generated clip: decode frames/s, light and expensive feature frames/s, "
+                       "selector ms on 300 candidates, and seconds per video for all frames, uniform-n and SMART-n.")
+    p.add_argument("--device", choices=DEVICES, default="cpu")
+    p.add_argument("--size", type=_frame_size, default=(320, 240), metavar="WxH", help="clip size (default 320x240)")
+    p.add_argument("--frames", type=_positive(int), default=175, help="clip length (default 175: 7 s at 25 fps)")
+    p.add_argument("--fps", type=_positive(float), default=25.0)
+    p.add_argument("-n", type=int, default=8, help="frames for uniform and SMART (default 8)")
+    p.add_argument("--repeats", type=_positive(int), default=3, help="timed runs per figure (default 3)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--json", default=None, help="also write every figure as JSON")
+    _add_spec_args(p)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", parents=[common], help="run the main job end to end on the built-in benchmark")
     p.add_argument("--out", default="smartframes-demo", help="output directory (default smartframes-demo)")

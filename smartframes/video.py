@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import av
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from .errors import SmartframesError
@@ -208,13 +209,11 @@ def _output_size(frame, rotation: int, size: Size) -> tuple[int, int]:
     return (out_h, out_w) if rotation in (90, 270) else (out_w, out_h)
 
 
-def _to_rgb(frame, rotation: int, out: tuple[int, int]) -> np.ndarray:
+def _to_rgb(frame, rotation: int, out: tuple[int, int], reformatter: VideoReformatter) -> np.ndarray:
     """Scale to ``out`` (width, height) with FFmpeg's bicubic scaler, convert to RGB and turn
-    upright. Returns (H, W, 3) uint8."""
-    if out == (frame.width, frame.height):
-        rgb = frame.to_ndarray(format="rgb24")
-    else:
-        rgb = frame.reformat(out[0], out[1], format="rgb24", interpolation="BICUBIC").to_ndarray()
+    upright. One ``reformatter`` per output size keeps FFmpeg's scaler context from frame to frame
+    (a new one per frame halves the frames/s). Returns (H, W, 3) uint8."""
+    rgb = reformatter.reformat(frame, out[0], out[1], format="rgb24", interpolation="BICUBIC").to_ndarray()
     if rotation:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
     return rgb
@@ -266,8 +265,9 @@ def iter_frames(
                 if rotation is None:
                     rotation = _rotation(stream, frame)
                     outputs = [_output_size(frame, rotation, s) for s in sizes]
+                    scalers = [VideoReformatter() for _ in sizes]
                 time = (frame.pts - start) * tb if use_pts and frame.pts is not None else index / fps
-                yield index, float(time), [_to_rgb(frame, rotation, out) for out in outputs]
+                yield index, float(time), [_to_rgb(frame, rotation, out, sc) for out, sc in zip(outputs, scalers)]
         except av.error.FFmpegError as e:
             if not allow_partial:
                 raise VideoError(
