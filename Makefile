@@ -14,7 +14,7 @@ $(BIN)/python:
 # torch first, pinned: this exact version is a CPU build on disk; other specs pull CUDA wheels.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,ray]"
 	touch $(STAMP)
 
 demo: setup

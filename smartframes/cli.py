@@ -84,6 +84,15 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
                    help="keep only the classes named in FILE, one per line (e.g. a 32-class Kinetics subset)")
 
 
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scale-out")
+    g.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local (default) or ray: Ray actors do the per-video work (pip install 'smartframes[ray]')")
+    g.add_argument("--address", default=None, help="with --engine ray: the cluster (default: a local Ray instance)")
+    g.add_argument("--actors", type=_positive(int), default=None,
+                   help="with --engine ray: model copies (default: the cluster's CPUs / 2, or its GPUs)")
+
+
 def _dataset_items(args, positional):
     """The dataset the arguments name: ``(items, source description)``; reports listed videos that
     are missing on disk (not fatal)."""
@@ -116,7 +125,7 @@ def cmd_extract(args) -> int:
     summary = extract_dataset(
         _dataset_items(args, args.dataset), args.store, _spec_from_args(args), device=args.device,
         batch_size=args.batch_size, retry_failed=args.retry_failed, progress=not args.quiet,
-        limits=limits, decode_timeout=args.decode_timeout,
+        limits=limits, decode_timeout=args.decode_timeout, engine=args.engine, address=args.address, actors=args.actors,
     )
     print(summary.line())
     if summary.store_done == 0:
@@ -146,8 +155,7 @@ def cmd_train(args) -> int:
 def cmd_select(args) -> int:
     from tqdm import tqdm
 
-    from .serving import load_selector
-    from .video import VideoError, read_frames
+    from .video import read_frames
 
     if args.dataset or args.format:
         if args.videos:
@@ -164,14 +172,12 @@ def cmd_select(args) -> int:
         raise SmartframesError("--sheet takes one video; run select once per video for sheets")
     if (args.export is None) != (args.out is None):
         raise SmartframesError("--export and --out go together")
-    selector = load_selector(args.selector, device=args.device)
     status, selections = 0, []
     quiet = args.json or args.export is not None
-    for path in tqdm(videos, unit="video", desc="select", disable=len(videos) < 2, dynamic_ncols=True):
-        try:
-            sel = selector.select(path, args.n)
-        except VideoError as e:
-            _video_failed(args, e)
+    for path, sel in tqdm(_selections(args, videos), total=len(videos), unit="video", desc="select",
+                          disable=len(videos) < 2, dynamic_ncols=True):
+        if isinstance(sel, Exception):
+            _video_failed(args, sel)
             status = 1
             continue
         selections.append(sel)
@@ -195,6 +201,31 @@ def cmd_select(args) -> int:
         written = export(selections, args.export, args.out, labels=labels, classes=classes)
         print(f"{args.export}: {len(selections)} videos -> {written}", file=sys.stderr if args.json else sys.stdout)
     return status
+
+
+def _selections(args, videos: list[str]):
+    """``(path, Selection or VideoError)`` per video, in the given order, selected here or by Ray actors."""
+    from .serving import SelectVideo, load_selector
+    from .video import VideoError
+
+    if args.engine == "ray":
+        from .cluster import ray_map
+
+        gpus = 1 if args.device.startswith("cuda") else 0
+        work = SelectVideo(args.selector, args.n, args.device)
+        load_selector(args.selector)  # a bad checkpoint is one line here, not an error per video
+        done = {k: (status, value) for k, status, value in
+                ray_map(work, enumerate(videos), address=args.address, actors=args.actors, gpus_per_actor=gpus)}
+        for k, path in enumerate(videos):
+            status, value = done[k]
+            yield path, value if status == "ok" else VideoError(path, value)
+        return
+    selector = load_selector(args.selector, device=args.device)
+    for path in videos:
+        try:
+            yield path, selector.select(path, args.n)
+        except VideoError as e:
+            yield path, e
 
 
 def cmd_evaluate(args) -> int:
@@ -342,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32, help="frames per forward pass (default 32)")
     p.add_argument("--retry-failed", action="store_true", help="try again videos that failed before")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_engine_args(p)
     _add_spec_args(p)
     from .video import Limits
 
@@ -428,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the selections for another tool: json, csv, mmaction (annotation list with "
                    "frame_inds) or frames (JPEG files + manifest.jsonl); needs --out")
     p.add_argument("--out", default=None, help="with --export: the file (or folder, for frames) to write")
+    _add_engine_args(p)
     p.add_argument("--selector", required=True, help="checkpoint directory from `smartframes train`")
     p.add_argument("-n", type=int, default=8, help="frames to select (default 8)")
     p.add_argument("--json", action="store_true", help="one JSON object per video")

@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from .dataset import load_dataset
 from .decoder import DecodeWorker
-from .features import FeatureExtractor, FeatureSpec, assemble
+from .errors import SmartframesError
+from .features import FeatureExtractor, FeatureSpec, VideoFeatures, assemble, check_device
 from .store import FeatureStore, owner_name
 from .video import Limits, VideoError
 
@@ -51,6 +52,9 @@ class ExtractSummary:
         )
 
 
+ENGINES = ("local", "ray")
+
+
 def extract_dataset(
     source,
     store_dir,
@@ -62,6 +66,9 @@ def extract_dataset(
     progress: bool = True,
     limits: Limits = Limits(),
     decode_timeout: float = 120.0,
+    engine: str = "local",
+    address: str | None = None,
+    actors: int | None = None,
 ) -> ExtractSummary:
     """Catalog a dataset into a store and extract every unfinished video.
 
@@ -75,85 +82,134 @@ def extract_dataset(
         retry_failed: try again the videos that failed before.
         progress: show a progress bar on stderr.
         limits: videos over these are refused (recorded as failed) before decoding.
-        decode_timeout: seconds without decoding progress after which a video is abandoned.
+        decode_timeout: seconds without decoding progress after which a video is abandoned
+            (local engine).
+        engine: ``local`` (this machine: a watched decoding child feeding the backbones here) or
+            ``ray`` (Ray actors do the same per-video work; this process claims and writes).
+        address: with ``ray``, a running cluster's address (default: start a local instance).
+        actors: with ``ray``, how many model copies (default: all the cluster's CPUs, 2 each, or
+            one per GPU with ``device="cuda"``).
 
     Raises:
         DatasetError, StoreError: bad dataset or a store built with another spec.
     """
+    if engine not in ENGINES:
+        raise SmartframesError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    check_device(spec, device)
     items = load_dataset(source) if isinstance(source, (str, os.PathLike)) else list(source)
     with FeatureStore.create_or_open(store_dir, spec) as store:
         store.add_videos(items)
         wanted = {it.path for it in items}
         todo = [r for r in store.todo(retry_failed) if r.path in wanted]
         skipped = sum(1 for r in store.records(status="done") if r.path in wanted)
-        with DecodeWorker(spec.decode_settings(batch_size, limits), timeout=decode_timeout) as worker:
-            if todo:
-                worker.start()  # before the models load: a forked child need not share their pages
-            extractor = FeatureExtractor(spec, device=device, batch_size=batch_size)
-            summary = _run(extractor, worker, store, todo, retry_failed, progress)
+        run = _Run(store, todo, retry_failed, progress)
+        if engine == "ray":
+            from .cluster import ray_map
+
+            work = ExtractVideo(spec, device, batch_size, limits)
+            gpus = 1 if device.startswith("cuda") else 0
+            run.record(ray_map(work, run.claims(), address=address, actors=actors, gpus_per_actor=gpus))
+        else:
+            with DecodeWorker(spec.decode_settings(batch_size, limits), timeout=decode_timeout) as worker:
+                if todo:
+                    worker.start()  # before the models load: a forked child need not share their pages
+                extractor = FeatureExtractor(spec, device=device, batch_size=batch_size)
+                run.record(_local(extractor, worker, run))
+        summary = run.summary
         summary.skipped = skipped
         summary.store_done, summary.store_failed = store.count("done"), store.count("failed")
         return summary
 
 
-def _run(extractor: FeatureExtractor, worker: DecodeWorker, store: FeatureStore, todo, retry_failed: bool,
-         progress: bool) -> ExtractSummary:
-    summary = ExtractSummary(0, 0, 0, 0, 0.0, 0, 0, 0)
-    owner = owner_name()
-    records = {r.id: r for r in todo}
-    claimed: list[str] = []  # in decoding order, not yet finished
-    parts: dict[str, list] = {}
-    began: dict[str, float] = {}
-    renewed = time.monotonic()
-    start = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="video", disable=not progress, dynamic_ncols=True, desc="extract")
+class ExtractVideo:
+    """The per-video work, as one picklable callable: a video's path -> its features. What a Ray
+    actor runs; the local engine does the same with decoding moved to a watched child."""
 
-    def claims():
-        for rec in todo:
-            if store.claim(rec.id, owner, retry_failed):
-                claimed.append(rec.id)
+    def __init__(self, spec: FeatureSpec, device: str, batch_size: int, limits: Limits):
+        self.spec, self.device, self.batch_size, self.limits = spec, device, batch_size, limits
+        self.extractor = None
+
+    def __call__(self, path) -> VideoFeatures:
+        if self.extractor is None:
+            self.extractor = FeatureExtractor(self.spec, device=self.device, batch_size=self.batch_size)
+        return self.extractor.extract(path, limits=self.limits)
+
+    def __getstate__(self):
+        return {**self.__dict__, "extractor": None}
+
+
+class _Run:
+    """The bookkeeping both engines share: claims, the store, the summary, the progress bar."""
+
+    def __init__(self, store: FeatureStore, todo, retry_failed: bool, progress: bool):
+        self.store, self.todo, self.retry_failed = store, todo, retry_failed
+        self.owner = owner_name()
+        self.paths = {r.id: r.path for r in todo}
+        self.claimed: list[str] = []  # taken by this run, not finished
+        self.summary = ExtractSummary(0, 0, 0, 0, 0.0, 0, 0, 0)
+        self.start = time.perf_counter()
+        self.renewed = time.monotonic()
+        self.bar = tqdm(total=len(todo), unit="video", disable=not progress, dynamic_ncols=True, desc="extract")
+
+    def claims(self):
+        """``(video id, path)`` of each video this run gets to extract, claimed as it is taken."""
+        for rec in self.todo:
+            if self.store.claim(rec.id, self.owner, self.retry_failed):
+                self.claimed.append(rec.id)
                 yield rec.id, rec.path
             else:
-                summary.taken += 1
-                bar.update(1)
+                self.summary.taken += 1
+                self.bar.update(1)
 
-    try:
-        for event in worker.run(claims()):
-            vid = event.key
-            if event.kind == "batch":
-                began.setdefault(vid, time.perf_counter())
-                parts.setdefault(vid, []).append((event.batch, extractor.run_batch(event.batch.images)))
-                summary.frames += len(event.batch.indices)
-                bar.set_postfix(frames_per_s=f"{summary.frames / max(time.perf_counter() - start, 1e-9):.1f}",
-                                refresh=False)
-                if time.monotonic() - renewed > RENEW_EVERY:
-                    store.renew(vid, owner)
-                    renewed = time.monotonic()
-                continue
-            claimed.remove(vid)
-            path = records[vid].path
-            if event.kind == "end":
-                try:
-                    feats = assemble(parts.pop(vid, []), extractor.spec, path)
-                except VideoError as e:
-                    _failed(store, summary, bar, vid, path, e.reason)
+    def progress(self, vid: str) -> None:
+        """A video is being worked on: renew its claim now and then."""
+        if time.monotonic() - self.renewed > RENEW_EVERY:
+            self.store.renew(vid, self.owner)
+            self.renewed = time.monotonic()
+
+    def record(self, results) -> None:
+        """Store each ``(video id, "ok", features)`` or ``(video id, "error", reason)``."""
+        try:
+            for vid, status, value in results:
+                self.claimed.remove(vid)
+                if status == "ok":
+                    self.store.put(vid, value, value.seconds)
+                    self.summary.done += 1
+                    self.summary.frames += len(value.indices)
+                    self.summary.partial += value.lost > 0
                 else:
-                    store.put(vid, feats, time.perf_counter() - began.pop(vid, time.perf_counter()))
-                    summary.done += 1
-                    summary.partial += feats.lost > 0
+                    self.store.fail(vid, value)
+                    self.summary.failed += 1
+                    self.bar.write(f"failed: {self.paths[vid]}: {value}")
+                self.bar.update(1)
+                self.bar.set_postfix(frames_per_s=f"{self.summary.frames / max(time.perf_counter() - self.start, 1e-9):.1f}",
+                                     refresh=False)
+        finally:
+            for vid in self.claimed:  # interrupted: hand back what this run took but did not finish
+                self.store.release(vid, self.owner)
+            self.bar.close()
+            self.summary.seconds = time.perf_counter() - self.start
+
+
+def _local(extractor: FeatureExtractor, worker: DecodeWorker, run: _Run):
+    """The local engine: batches decoded by the watched child, features computed here; yields
+    ``(video id, "ok", features)`` or ``(video id, "error", reason)`` per video."""
+    parts: dict[str, list] = {}
+    began: dict[str, float] = {}
+    for event in worker.run(run.claims()):
+        vid = event.key
+        if event.kind == "batch":
+            began.setdefault(vid, time.perf_counter())
+            parts.setdefault(vid, []).append((event.batch, extractor.run_batch(event.batch.images)))
+            run.progress(vid)
+        elif event.kind == "end":
+            try:
+                feats = assemble(parts.pop(vid, []), extractor.spec, run.paths[vid])
+            except VideoError as e:
+                yield vid, "error", e.reason
             else:
-                parts.pop(vid, None)
-                _failed(store, summary, bar, vid, path, event.reason)
-            bar.update(1)
-    finally:
-        for vid in claimed:  # interrupted: hand back what this run took but did not finish
-            store.release(vid, owner)
-        bar.close()
-    summary.seconds = time.perf_counter() - start
-    return summary
-
-
-def _failed(store: FeatureStore, summary: ExtractSummary, bar, vid: str, path: str, reason: str) -> None:
-    store.fail(vid, reason)
-    summary.failed += 1
-    bar.write(f"failed: {path}: {reason}")
+                feats.seconds = time.perf_counter() - began.pop(vid, time.perf_counter())
+                yield vid, "ok", feats
+        else:
+            parts.pop(vid, None)
+            yield vid, "error", event.reason

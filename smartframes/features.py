@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from dataclasses import asdict, dataclass, fields
 from typing import Iterator
 
@@ -40,6 +41,15 @@ def precision(name: str, device) -> contextlib.AbstractContextManager:
     if dtype is torch.float16 and kind == "cpu":
         raise SmartframesError("float16 precision needs --device cuda; on a CPU use bfloat16")
     return torch.autocast(kind, dtype=dtype)
+
+
+def check_device(spec: "FeatureSpec", device) -> None:
+    """Refuse a device that cannot run ``spec``, before any work starts."""
+    kind = torch.device(device).type
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise SmartframesError("--device cuda asked for, but torch sees no CUDA device")
+    if kind == "cpu" and "float16" in (spec.light_precision, spec.expensive_precision):
+        raise SmartframesError("float16 precision needs --device cuda; on a CPU use bfloat16")
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,7 @@ class VideoFeatures:
     times: np.ndarray  # (T,) float64 seconds
     info: video.VideoInfo
     lost: int  # candidate frames that could not be decoded
+    seconds: float = 0.0  # time spent decoding and computing them
 
     @property
     def light(self) -> np.ndarray:
@@ -159,8 +170,7 @@ class FeatureExtractor:
     """
 
     def __init__(self, spec: FeatureSpec = FeatureSpec(), device: str = "cpu", batch_size: int = 32):
-        if str(device).startswith("cuda") and not torch.cuda.is_available():
-            raise SmartframesError("--device cuda asked for, but torch sees no CUDA device")
+        check_device(spec, device)
         self.spec = spec
         self.device = torch.device(device)
         self.batch_size = batch_size
@@ -207,7 +217,7 @@ class FeatureExtractor:
         expensive = self.expensive_features(images[1]) if self.expensive_model is not None else None
         return visual, glove, expensive
 
-    def extract(self, path, *, allow_partial: bool = True) -> VideoFeatures:
+    def extract(self, path, *, allow_partial: bool = True, limits: video.Limits = video.Limits()) -> VideoFeatures:
         """Features of one video's candidate frames.
 
         Args:
@@ -218,8 +228,11 @@ class FeatureExtractor:
         Raises:
             VideoError: the video cannot be read (or is damaged and ``allow_partial`` is false).
         """
-        parts = [(b, self.run_batch(b.images)) for b in self.batches(path, allow_partial=allow_partial)]
-        return assemble(parts, self.spec, path)
+        began = time.perf_counter()
+        parts = [(b, self.run_batch(b.images)) for b in self.batches(path, allow_partial=allow_partial, limits=limits)]
+        feats = assemble(parts, self.spec, path)
+        feats.seconds = time.perf_counter() - began
+        return feats
 
 
 def assemble(parts: list[tuple[Batch, tuple]], spec: FeatureSpec, path) -> VideoFeatures:

@@ -103,3 +103,20 @@ def load_selector(path: str | os.PathLike, device: str = "cpu") -> Selector:
         CheckpointError: missing, damaged or inconsistent checkpoint.
     """
     return Selector(load_checkpoint(Path(path)), device=device)
+
+
+class SelectVideo:
+    """The per-video work of batch selection as one picklable callable (what a Ray actor runs):
+    a video's path -> its :class:`Selection`. The checkpoint loads on the first video."""
+
+    def __init__(self, checkpoint, n: int, device: str = "cpu"):
+        self.checkpoint, self.n, self.device = str(checkpoint), n, device
+        self.selector = None
+
+    def __call__(self, path) -> Selection:
+        if self.selector is None:
+            self.selector = load_selector(self.checkpoint, device=self.device)
+        return self.selector.select(path, self.n)
+
+    def __getstate__(self):
+        return {**self.__dict__, "selector": None}

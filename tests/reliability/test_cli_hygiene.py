@@ -74,6 +74,11 @@ CASES = [  # (argv with {r} for the fixture root, text the one line must contain
     (["probe", "{r}/text.mp4"], "text.mp4: not a readable video"),
     (["demo", "--out", "{r}/plain_file"], "plain_file"),
     (["nonsense"], "invalid choice: 'nonsense'"),
+    (["bench", "--size", "320by240"], "expected WIDTHxHEIGHT"),
+    (["bench", "--frames", "0"], "must be greater than 0"),
+    (["extract", "{r}/data", "--store", "{r}/s", "--engine", "spark"], "invalid choice: 'spark'"),
+    (["extract", "{r}/data", "--store", "{r}/s", "--light-precision", "int8"], "invalid choice: 'int8'"),
+    (["extract", "{r}/data", "--store", "{r}/s2", "--light-precision", "float16"], "float16 precision needs --device cuda"),
 ]
 
 

@@ -1,0 +1,85 @@
+"""Scale-out on Ray (``--engine ray``): the per-video work of ``extract`` and ``select`` run by Ray
+actors, one model copy per actor, while this process claims videos and writes results, so the store
+and the exports are those the local engine makes. Needs ``pip install smartframes[ray]``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Hashable, Iterable, Iterator
+
+from .errors import SmartframesError
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise SmartframesError("--engine ray needs Ray: pip install 'smartframes[ray]'") from None
+    return ray
+
+
+class _Actor:
+    """Holds one worker (its models load on its first item, once) and runs it on items; a
+    user-facing error comes back as ``("error", reason)`` instead of killing the actor."""
+
+    def __init__(self, worker: Callable):
+        self.worker = worker
+
+    def run(self, item):
+        try:
+            return "ok", self.worker(item)
+        except SmartframesError as e:
+            return "error", getattr(e, "reason", str(e))
+        except Exception as e:  # a hostile file must cost one video, not the run
+            return "error", f"unexpected {type(e).__name__}: {e}"
+
+
+def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, address: str | None = None,
+            actors: int | None = None, cpus_per_actor: float = 2, gpus_per_actor: float = 0) -> Iterator[tuple]:
+    """Run ``worker(item)`` (a picklable callable) on Ray actors for each ``(key, item)``; yield ``(key, "ok", result)``
+    or ``(key, "error", reason)`` as they finish, in any order. ``items`` is consumed lazily, one per
+    free actor, so a video is claimed only when an actor is ready for it.
+
+    Args:
+        address: a running cluster (``ray start --head`` prints it); None starts a local instance.
+        actors: how many model copies; default as many as the cluster's CPUs (or GPUs) allow.
+    """
+    ray = _ray()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    resources = ray.cluster_resources()
+    cpus, gpus = resources.get("CPU", 0), resources.get("GPU", 0)
+    if gpus_per_actor:
+        if gpus < gpus_per_actor:
+            raise SmartframesError(f"the Ray cluster has {gpus:g} GPUs; run with --device cpu or add GPU nodes")
+        actors = actors or int(gpus // gpus_per_actor)
+        cpus_per_actor = min(cpus_per_actor, cpus / actors)
+    elif actors:
+        cpus_per_actor = cpus / actors  # share the cluster's CPUs, so every actor can be placed
+    else:
+        actors = max(1, int(cpus // cpus_per_actor))
+    remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Actor)
+    pool = [remote.remote(worker) for _ in range(actors)]
+    source = iter(items)
+    running: dict = {}  # object ref -> (key, actor)
+    free = list(pool)
+    try:
+        while True:
+            while free:
+                nxt = next(source, None)
+                if nxt is None:
+                    break
+                actor = free.pop()
+                running[actor.run.remote(nxt[1])] = (nxt[0], actor)
+            if not running:
+                return
+            done, _ = ray.wait(list(running), num_returns=1)
+            key, actor = running.pop(done[0])
+            free.append(actor)
+            status, value = ray.get(done[0])
+            yield key, status, value
+    finally:
+        for ref in running:
+            ray.cancel(ref, force=True)
+        for actor in pool:
+            ray.kill(actor)
