@@ -44,9 +44,3 @@ class CandidateRule:
     def indices(self, frame_count: int, fps: float = 0.0) -> np.ndarray:
         """Candidate frame indices of a video of ``frame_count`` frames at ``fps``, int64 ``(N,)``."""
         return candidate_indices(frame_count, self.every, self.max_candidates, per_second=self.per_second, fps=fps)
-
-    def sparse(self, frame_count: int, fps: float = 0.0, gap: int = 48) -> bool:
-        """Whether the candidates are far enough apart (``gap`` frames on average) that seeking to
-        each beats decoding every frame."""
-        n = len(self.indices(frame_count, fps))
-        return n > 0 and frame_count / n >= gap

@@ -68,7 +68,7 @@ def _dataclass_from(cls, d: dict, path: Path, what: str):
         annotation = known[name].type if isinstance(known[name].type, str) else known[name].type.__name__
         if not _type_ok(value, annotation):
             raise CheckpointError(f"{path}: '{what}.{name}' must be {annotation}, got {value!r:.60}")
-        if isinstance(value, int) and not isinstance(value, bool) and not -1 <= value <= MAX_WIDTH:
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_WIDTH:
             raise CheckpointError(f"{path}: '{what}.{name}' = {value} is out of range")
     try:
         return cls(**d)
@@ -85,9 +85,12 @@ def _check_shapes(weights: Path, modules: dict[str, type], configs: dict) -> Non
     except Exception as e:  # safetensors raises several types for damaged files
         raise CheckpointError(f"{weights}: unreadable ({e})") from None
     expected = {}
-    with torch.device("meta"):
-        for name, module in modules.items():
-            expected.update({f"{name}.{k}": tuple(v.shape) for k, v in module(configs[name]).state_dict().items()})
+    try:
+        with torch.device("meta"):
+            for name, module in modules.items():
+                expected.update({f"{name}.{k}": tuple(v.shape) for k, v in module(configs[name]).state_dict().items()})
+    except (ValueError, RuntimeError) as e:  # a width of 0 where a layer needs one, ...
+        raise CheckpointError(f"{weights.parent / 'config.json'}: the networks cannot be built ({e})") from None
     missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
     if missing or extra:
         raise CheckpointError(f"{weights}: weights do not fit the config (missing {missing[:3]}, unexpected {extra[:3]})")

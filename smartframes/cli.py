@@ -44,7 +44,8 @@ def _add_spec_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--expensive-resolution", type=int, default=d.expensive_resolution,
                    help=f"input size of the expensive backbone (default {d.expensive_resolution}, native)")
     g.add_argument("--no-expensive", action="store_true",
-                   help="skip the expensive backbone (when you bring your own oracle)")
+                   help="skip the expensive backbone: a store to evaluate with your own model's outputs "
+                   "(evaluate --probs-dir) and a selector trained elsewhere")
     g.add_argument("--every", type=int, default=d.every, help="candidate frames: every k-th frame (default 1)")
     g.add_argument("--light-precision", choices=("float32", "bfloat16", "float16"), default=d.light_precision,
                    help=f"light backbone and selector (default {d.light_precision}; float16 on a GPU only)")
@@ -161,9 +162,11 @@ def cmd_select(args) -> int:
         if args.videos:
             raise SmartframesError("give videos or a dataset (--dataset, or --format with --root), not both")
         items = _dataset_items(args, args.dataset)
+        classes = sorted({it.label for it in items})  # every class, so label indices do not depend on --subset
         items = [it for it in items if args.subset == "all" or it.split == args.subset]
+        if not items:
+            raise SmartframesError(f"the dataset has no videos in the {args.subset} split")
         videos, labels = [it.path for it in items], {it.path: it.label for it in items}
-        classes = sorted({it.label for it in items})
     else:
         if not args.videos:
             raise SmartframesError("no videos: give video files, --dataset, or --format with --root")
@@ -193,31 +196,33 @@ def cmd_select(args) -> int:
         if args.sheet:
             from .plots import contact_sheet
 
-            contact_sheet(sel, read_frames(path, indices=sel.indices, size=160), args.sheet)
+            contact_sheet(sel, read_frames(path, indices=sel.indices, size=160, seek=sel.seek), args.sheet)
             print(f"sheet: {args.sheet}", file=sys.stderr if args.json else sys.stdout)
     if args.export is not None and selections:
         from .export import export
 
+        order = {path: k for k, path in enumerate(videos)}
+        selections.sort(key=lambda sel: order[sel.path])
         written = export(selections, args.export, args.out, labels=labels, classes=classes)
         print(f"{args.export}: {len(selections)} videos -> {written}", file=sys.stderr if args.json else sys.stdout)
     return status
 
 
 def _selections(args, videos: list[str]):
-    """``(path, Selection or VideoError)`` per video, in the given order, selected here or by Ray actors."""
+    """``(path, Selection or VideoError)`` per video, selected here (in order) or by Ray actors (as
+    they finish)."""
+    from .checkpoint import load_checkpoint
     from .serving import SelectVideo, load_selector
     from .video import VideoError
 
     if args.engine == "ray":
         from .cluster import ray_map
 
+        load_checkpoint(args.selector)  # a bad checkpoint is one line here, not an error per video
         gpus = 1 if args.device.startswith("cuda") else 0
         work = SelectVideo(args.selector, args.n, args.device)
-        load_selector(args.selector)  # a bad checkpoint is one line here, not an error per video
-        done = {k: (status, value) for k, status, value in
-                ray_map(work, enumerate(videos), address=args.address, actors=args.actors, gpus_per_actor=gpus)}
-        for k, path in enumerate(videos):
-            status, value = done[k]
+        for path, status, value in ray_map(work, ((p, p) for p in videos), address=args.address,
+                                           actors=args.actors, gpus_per_actor=gpus):
             yield path, value if status == "ok" else VideoError(path, value)
         return
     selector = load_selector(args.selector, device=args.device)
@@ -322,6 +327,8 @@ def _window(text: str) -> tuple[float, float]:
 def cmd_bench(args) -> int:
     from .bench import BenchConfig, format_bench, run_bench
 
+    if args.no_expensive:
+        raise SmartframesError("bench times the expensive backbone too; leave out --no-expensive")
     cfg = BenchConfig(width=args.size[0], height=args.size[1], frames=args.frames, fps=args.fps, n=args.n,
                       repeats=args.repeats, batch_size=args.batch_size, device=args.device, spec=_spec_from_args(args))
     result = run_bench(cfg)

@@ -5,6 +5,7 @@ and the exports are those the local engine makes. Needs ``pip install smartframe
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Hashable, Iterable, Iterator
 
 from .errors import SmartframesError
@@ -45,22 +46,29 @@ def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, addre
         actors: how many model copies; default as many as the cluster's CPUs (or GPUs) allow.
     """
     ray = _ray()
-    if not ray.is_initialized():
+    source = iter(items)
+    first = next(source, None)
+    if first is None:
+        return
+    started_here = not ray.is_initialized()
+    if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     resources = ray.cluster_resources()
     cpus, gpus = resources.get("CPU", 0), resources.get("GPU", 0)
     if gpus_per_actor:
-        if gpus < gpus_per_actor:
-            raise SmartframesError(f"the Ray cluster has {gpus:g} GPUs; run with --device cpu or add GPU nodes")
         actors = actors or int(gpus // gpus_per_actor)
+        if actors < 1 or actors * gpus_per_actor > gpus:
+            raise SmartframesError(f"the Ray cluster has {gpus:g} GPUs, not enough for {max(actors, 1)} GPU actors; "
+                                   "use --device cpu, fewer --actors, or GPU nodes")
         cpus_per_actor = min(cpus_per_actor, cpus / actors)
     elif actors:
         cpus_per_actor = cpus / actors  # share the cluster's CPUs, so every actor can be placed
     else:
+        cpus_per_actor = min(cpus_per_actor, cpus)
         actors = max(1, int(cpus // cpus_per_actor))
     remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Actor)
     pool = [remote.remote(worker) for _ in range(actors)]
-    source = iter(items)
+    source = itertools.chain([first], source)
     running: dict = {}  # object ref -> (key, actor)
     free = list(pool)
     try:
@@ -75,11 +83,20 @@ def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, addre
                 return
             done, _ = ray.wait(list(running), num_returns=1)
             key, actor = running.pop(done[0])
+            try:
+                status, value = ray.get(done[0])
+            except ray.exceptions.RayError as e:  # the actor died (a crash in FFmpeg, the OOM killer)
+                status, value = "error", f"worker died ({type(e).__name__}); abandoned"
+                ray.kill(actor)
+                pool.remove(actor)
+                actor = remote.remote(worker)
+                pool.append(actor)
             free.append(actor)
-            status, value = ray.get(done[0])
             yield key, status, value
     finally:
         for ref in running:
             ray.cancel(ref, force=True)
         for actor in pool:
             ray.kill(actor)
+        if started_here:
+            ray.shutdown()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ from typing import Hashable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .candidates import CandidateRule
-from .video import Limits, Size, VideoError, VideoInfo, iter_frames, probe
+from .video import Limits, Size, VideoError, VideoInfo, iter_frames, probe, worth_seeking
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def candidate_batches(path, rule: CandidateRule, sizes: Sequence[Size], batch_si
     wanted = rule.indices(info.frame_count, info.fps)
     if len(wanted) == 0:
         raise VideoError(path, "no frames")
-    seek = rule.sparse(info.frame_count, info.fps)
+    seek = worth_seeking(info.frame_count, info.fps, len(wanted))
     idx, times, rows = [], [], [[] for _ in sizes]
     for i, t, images in iter_frames(path, wanted, sizes, allow_partial=allow_partial, seek=seek):
         idx.append(i)
@@ -92,23 +92,24 @@ def _exit_with_parent() -> None:
 
 
 def _child(settings: DecodeSettings, jobs, out) -> None:
-    """The child's loop: decode each ``(key, path)`` job, stream its batches, then ``end``."""
+    """The child's loop: decode each ``(key, path)`` job and send its batches, then ``end``, down
+    the ``out`` pipe (whose only writer it is, so the parent reads EOF if it dies mid-message)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills the child
     _exit_with_parent()
     while True:
         job = jobs.get()
         if job is None:
             return
         key, path = job
-        out.put(("start", key, None))
         try:
             for batch in candidate_batches(path, settings.rule, settings.sizes, settings.batch_size,
                                            limits=settings.limits):
-                out.put(("batch", key, batch))
-            out.put(("end", key, None))
+                out.send(("batch", key, batch))
+            out.send(("end", key, None))
         except VideoError as e:
-            out.put(("error", key, e.reason))
+            out.send(("error", key, e.reason))
         except Exception as e:  # a hostile file must cost one video, not the run
-            out.put(("error", key, f"unexpected {type(e).__name__}: {e}"))
+            out.send(("error", key, f"unexpected {type(e).__name__}: {e}"))
 
 
 class DecodeWorker:
@@ -147,9 +148,10 @@ class DecodeWorker:
 
     def _start(self):
         self._jobs = self._ctx.Queue()
-        self._out = self._ctx.Queue(maxsize=4)
-        self._proc = self._ctx.Process(target=_child, args=(self.settings, self._jobs, self._out), daemon=True)
+        self._out, writer = self._ctx.Pipe(duplex=False)
+        self._proc = self._ctx.Process(target=_child, args=(self.settings, self._jobs, writer), daemon=True)
         self._proc.start()
+        writer.close()  # the child's copy is the only one left: its death reads as EOF here
 
     def _stop(self, kill: bool = False) -> None:
         if self._proc is None:
@@ -162,9 +164,9 @@ class DecodeWorker:
         if self._proc.is_alive():
             self._proc.kill()
             self._proc.join()
-        for q in (self._jobs, self._out):
-            q.cancel_join_thread()
-            q.close()
+        self._jobs.cancel_join_thread()
+        self._jobs.close()
+        self._out.close()
         self._proc = None
 
     def run(self, videos: Iterable[tuple[Hashable, str | os.PathLike]]) -> Iterator[Event]:
@@ -194,8 +196,6 @@ class DecodeWorker:
                     yield self._abandon(pending, message)
                     continue
                 kind, key, payload = message
-                if kind == "start":
-                    continue
                 if kind == "batch":
                     yield Event("batch", key, batch=payload)
                     continue
@@ -206,16 +206,17 @@ class DecodeWorker:
                 self._stop(kill=True)
 
     def _next_message(self):
-        """The child's next message, or why none will come: it stalled or died."""
+        """The child's next message, or why none will come: it stalled, or it died (what it sent
+        before dying is read first, so the video it died on is the one blamed)."""
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                return self._out.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
-            except queue.Empty:
-                pass
+                if self._out.poll(max(0.0, min(0.5, deadline - time.monotonic()))):
+                    return self._out.recv()
             except (EOFError, OSError):
-                return "decoder process lost its pipe; abandoned"
-            if not self._proc.is_alive():
+                self._proc.join(timeout=5)
+                return f"decoder process died (exit code {self._proc.exitcode}); abandoned"
+            if not self._proc.is_alive() and not self._out.poll(0):
                 return f"decoder process died (exit code {self._proc.exitcode}); abandoned"
             if time.monotonic() >= deadline:
                 return f"decoder stalled: no progress for {self.timeout:g} s; abandoned"

@@ -80,7 +80,7 @@ def run_demo(out: str | Path, *, seed: int = 0, device: str = "cpu", progress: b
 
     first_test = next(it.path for it in load_dataset(data / "labels.csv") if it.split == "test")
     sel = load_selector(ckpt_dir, device=device).select(first_test, n=4)
-    contact_sheet(sel, read_frames(first_test, indices=sel.indices), out / "selected.png")
+    contact_sheet(sel, read_frames(first_test, indices=sel.indices, seek=sel.seek), out / "selected.png")
     print(f"select: {Path(first_test).name}: predicted {sel.label} ({sel.probability:.2f}) from frames {sel.indices}; "
           f"sheet {out / 'selected.png'}")
 

@@ -71,12 +71,13 @@ def export_frames(selections: list[Selection], out: Path, labels: dict[str, str]
     with open(manifest, "w") as fh:
         for n, sel in enumerate(selections):
             row = _row(sel, labels.get(sel.path))
-            folder = out / f"{Path(sel.path).stem}"
-            if folder.exists() and not (folder / ".smartframes").is_file():
-                folder = out / f"{Path(sel.path).stem}-{n}"  # two videos with one name
+            folder = out / Path(sel.path).stem
+            marker = folder / ".smartframes"  # which video a folder holds
+            if folder.exists() and not (marker.is_file() and marker.read_text() == sel.path):
+                folder = out / f"{Path(sel.path).stem}-{n}"  # another video of the same name
             folder.mkdir(exist_ok=True)
             (folder / ".smartframes").write_text(sel.path)
-            for image, i, t, s in zip(read_frames(sel.path, indices=sel.indices), sel.indices, row["times"], row["scores"]):
+            for image, i, t, s in zip(read_frames(sel.path, indices=sel.indices, seek=sel.seek), sel.indices, row["times"], row["scores"]):
                 file = folder / f"{i:06d}.jpg"
                 Image.fromarray(image).save(file, quality=quality)
                 fh.write(json.dumps({"video": sel.path, "frame": i, "time": t, "image": os.path.relpath(file, out),

@@ -2,8 +2,9 @@
 
 A watched child process decodes the candidate frames (:class:`~smartframes.decoder.DecodeWorker`)
 while this process runs the backbones, so decoding overlaps inference and a file that hangs or
-crashes the decoder costs one video, recorded as failed with the reason. Videos are claimed in the
-store one at a time, so several ``extract`` processes can share one store.
+crashes the decoder costs one video, recorded as failed with the reason. Each video is claimed in
+the store just before it is handed to the decoder, so several ``extract`` processes can share one
+store. With ``engine="ray"``, Ray actors do the per-video work instead (:mod:`.cluster`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -95,11 +97,11 @@ def extract_dataset(
     """
     if engine not in ENGINES:
         raise SmartframesError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    check_device(spec, device)
+    check_device(spec, device, here=engine == "local")
     items = load_dataset(source) if isinstance(source, (str, os.PathLike)) else list(source)
     with FeatureStore.create_or_open(store_dir, spec) as store:
         store.add_videos(items)
-        wanted = {it.path for it in items}
+        wanted = {str(Path(it.path).resolve()) for it in items}
         todo = [r for r in store.todo(retry_failed) if r.path in wanted]
         skipped = sum(1 for r in store.records(status="done") if r.path in wanted)
         run = _Run(store, todo, retry_failed, progress)
@@ -212,4 +214,5 @@ def _local(extractor: FeatureExtractor, worker: DecodeWorker, run: _Run):
                 yield vid, "ok", feats
         else:
             parts.pop(vid, None)
+            began.pop(vid, None)
             yield vid, "error", event.reason

@@ -43,10 +43,11 @@ def precision(name: str, device) -> contextlib.AbstractContextManager:
     return torch.autocast(kind, dtype=dtype)
 
 
-def check_device(spec: "FeatureSpec", device) -> None:
-    """Refuse a device that cannot run ``spec``, before any work starts."""
+def check_device(spec: "FeatureSpec", device, here: bool = True) -> None:
+    """Refuse a device that cannot run ``spec``, before any work starts (``here``: on this machine;
+    a Ray cluster's GPUs are checked by :mod:`.cluster`)."""
     kind = torch.device(device).type
-    if kind == "cuda" and not torch.cuda.is_available():
+    if here and kind == "cuda" and not torch.cuda.is_available():
         raise SmartframesError("--device cuda asked for, but torch sees no CUDA device")
     if kind == "cpu" and "float16" in (spec.light_precision, spec.expensive_precision):
         raise SmartframesError("float16 precision needs --device cuda; on a CPU use bfloat16")
@@ -209,7 +210,7 @@ class FeatureExtractor:
                 limits: video.Limits = video.Limits()) -> Iterator[Batch]:
         """Decode a video's candidate frames in batches, in this process (see :mod:`.decoder`)."""
         d = self.spec.decode_settings(self.batch_size, limits, light_only)
-        return candidate_batches(path, d.rule, d.sizes, d.batch_size, limits=limits, allow_partial=allow_partial)
+        return candidate_batches(path, d.rule, d.sizes, d.batch_size, limits=d.limits, allow_partial=allow_partial)
 
     def run_batch(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Features of one decoded batch: (visual, glove, expensive or None)."""

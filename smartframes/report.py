@@ -16,7 +16,7 @@ from .evaluate import evaluate, format_ablation, format_table
 from .selector import top_n
 from .store import FeatureStore
 from .train import load_videos, score_videos
-from .video import VideoError, read_frames
+from .video import VideoError, read_frames, worth_seeking
 
 
 def _img(path: Path) -> str:
@@ -36,6 +36,7 @@ def build_report(store_dir, selector_dir, out, budgets=(1, 2, 4, 8), report: dic
     with FeatureStore.open(store_dir) as store:
         ckpt = load_checkpoint(selector_dir, expect_spec=store.spec)
         videos = load_videos(store, "test", ckpt.classes)
+        records = {r.id: r for r in store.records(status="done", split="test")}
     scores = score_videos(ckpt.selector, videos, precision_name=ckpt.spec.light_precision)
     by_class = defaultdict(list)
     for v, s in zip(videos, scores):
@@ -60,8 +61,10 @@ def build_report(store_dir, selector_dir, out, budgets=(1, 2, 4, 8), report: dic
         chosen = top_n(score, strip_frames)
         rest = [i for i in np.argsort(score, kind="stable")[: strip_frames] if i not in chosen]
         try:
-            sel = read_frames(v.path, indices=v.indices[chosen].tolist(), size=96)
-            rej = read_frames(v.path, indices=v.indices[sorted(rest)].tolist(), size=96)
+            rec = records[v.id]
+            seek = worth_seeking(rec.frame_count, rec.fps, len(v.indices))  # as the candidates were decoded
+            sel = read_frames(v.path, indices=v.indices[chosen].tolist(), size=96, seek=seek)
+            rej = read_frames(v.path, indices=v.indices[sorted(rest)].tolist(), size=96, seek=seek)
         except VideoError:
             continue
         name = figdir / f"strip_{len(figures)}.png"

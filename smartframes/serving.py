@@ -13,7 +13,7 @@ import torch
 from .checkpoint import Checkpoint, load_checkpoint
 from .features import FeatureExtractor, precision
 from .selector import pair_partners, top_n
-from .video import VideoError, decode
+from .video import VideoError, decode, worth_seeking
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Selection:
     label: str  # predicted class, from the expensive classifier on the selected frames only
     probability: float
     class_probabilities: dict[str, float]
+    seek: bool = False  # the candidates were reached by seeking: decode the chosen ones the same way
 
     def to_dict(self) -> dict:
         return {
@@ -75,8 +76,9 @@ class Selector:
         Raises:
             VideoError: the video cannot be read.
         """
-        parts, idx, times = [], [], []
+        parts, idx, times, info = [], [], [], None
         for batch in self.extractor.batches(video, light_only=True):
+            info = batch.info
             visual, glove = self.extractor.light_features(batch.images[0])
             parts.append(np.concatenate([visual, glove], 1))
             idx.append(batch.indices)
@@ -86,13 +88,15 @@ class Selector:
         light, cand, cand_times = np.concatenate(parts), np.concatenate(idx), np.concatenate(times)
         score, delta, gamma = self.score(light)
         chosen = top_n(score, n)
-        frames = decode(video, cand[chosen].tolist(), (self.ckpt.spec.decode_sizes[1],)).frames[0]
+        wanted = len(self.ckpt.spec.candidate_rule.indices(info.frame_count, info.fps))
+        seek = worth_seeking(info.frame_count, info.fps, wanted)  # as the candidates were decoded
+        frames = decode(video, cand[chosen].tolist(), (self.ckpt.spec.decode_sizes[1],), seek=seek).frames[0]
         emb = self.extractor.expensive_features(frames)
         probs = self.head.probabilities(emb).mean(0)  # (C,)
         best = int(probs.argmax())
         return Selection(
             str(video), cand[chosen].tolist(), cand_times[chosen].tolist(), cand, cand_times, delta, gamma, score,
-            self.classes[best], float(probs[best]), {c: float(p) for c, p in zip(self.classes, probs)},
+            self.classes[best], float(probs[best]), {c: float(p) for c, p in zip(self.classes, probs)}, seek,
         )
 
 

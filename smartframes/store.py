@@ -263,10 +263,11 @@ class FeatureStore:
             owner_host, _, pid = (owner or "").rpartition(":")
             dead_here = owner_host == host and (not pid.isdigit() or not _pid_alive(int(pid)))
             if dead_here or claimed is None or time.time() - claimed > lease:
-                stale.append(vid)
+                stale.append((vid, owner, claimed))
         with _transaction(self._db):
-            for vid in stale:
-                self._db.execute("UPDATE videos SET status='pending' WHERE id=? AND status='running'", (vid,))
+            for vid, owner, claimed in stale:  # unless the claim was renewed or retaken meanwhile
+                self._db.execute("UPDATE videos SET status='pending' WHERE id=? AND status='running' "
+                                 "AND owner IS ? AND claimed IS ?", (vid, owner, claimed))
         return len(stale)
 
     # -- writing -------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ class FeatureStore:
         if feats.expensive is not None:
             tensors["expensive"] = np.ascontiguousarray(feats.expensive, np.float32)
         final = self.feature_path(vid)
-        tmp = self.features_dir / f".tmp-{vid}-{os.getpid()}.safetensors"
+        tmp = self.features_dir / f".tmp-{vid}-{socket.gethostname()}-{os.getpid()}.safetensors"
         save_file(tensors, str(tmp), metadata={"spec": self.spec.to_json()})
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -302,17 +303,15 @@ class FeatureStore:
 
     def fail(self, vid: str, error: str) -> None:
         """Record that a video could not be extracted, with the reason."""
-        self._db.execute("UPDATE videos SET status='failed', error=?, updated=? WHERE id=?", (error, time.time(), vid))
+        self._db.execute("UPDATE videos SET status='failed', error=?, updated=? WHERE id=? AND status != 'done'",
+                         (error, time.time(), vid))
 
     def remove_stale_temporaries(self) -> int:
-        """Delete temporary feature files left by processes that no longer run."""
-        removed = 0
+        """Delete temporary feature files left by processes of this host that no longer run."""
+        removed, host = 0, socket.gethostname()
         for tmp in self.features_dir.glob(".tmp-*.safetensors"):
-            try:
-                pid = int(tmp.stem.rsplit("-", 1)[1])
-            except (IndexError, ValueError):
-                pid = -1
-            if pid <= 0 or not _pid_alive(pid):
+            owner_host, _, pid = tmp.stem[len(".tmp-") + 17 :].rpartition("-")  # after "<16-hex id>-"
+            if owner_host == host and (not pid.isdigit() or not _pid_alive(int(pid))):
                 tmp.unlink(missing_ok=True)
                 removed += 1
         return removed

@@ -282,6 +282,13 @@ SEEK_GAP_SECONDS = 5.0
 decode up to it: beyond a typical keyframe interval, seeking skips whole groups of pictures."""
 
 
+def worth_seeking(frame_count: int, fps: float, wanted: int) -> bool:
+    """Whether ``wanted`` frames spread over a video lie :data:`SEEK_GAP_SECONDS` apart on
+    average: then they are decoded by seeking, and their indices come from timestamps. Every
+    decoder of a video's candidates asks this, so they all number its frames alike."""
+    return wanted > 0 and frame_count / wanted >= SEEK_GAP_SECONDS * max(fps, 1e-9)
+
+
 def _counting(container, stream, wanted: list[int] | None, decoded: list[int]):
     """``(index, frame)`` of the wanted frames, indices counted from the first decoded frame."""
     want = None if wanted is None else set(wanted)
@@ -323,6 +330,7 @@ def decode(
     sizes: Sequence[Size] = (None,),
     *,
     allow_partial: bool = False,
+    seek: bool = False,
 ) -> Decoded:
     """Decode the wanted frames of a video at one or more sizes in a single pass.
 
@@ -332,6 +340,7 @@ def decode(
         sizes: one output size per entry (see :data:`Size`); each is scaled by FFmpeg.
         allow_partial: return what could be decoded from a truncated or corrupt file instead of
             raising; ``Decoded.lost`` then says how many wanted frames are missing.
+        seek: reach far-apart frames by seeking (see :func:`iter_frames`).
 
     Returns:
         A :class:`Decoded` with the frames in increasing index order.
@@ -343,7 +352,7 @@ def decode(
     rows: list[list[np.ndarray]] = [[] for _ in sizes]
     got_idx: list[int] = []
     got_time: list[float] = []
-    for index, time, images in iter_frames(path, indices, sizes, allow_partial=allow_partial):
+    for index, time, images in iter_frames(path, indices, sizes, allow_partial=allow_partial, seek=seek):
         got_idx.append(index)
         got_time.append(time)
         for k, img in enumerate(images):
@@ -368,6 +377,7 @@ def read_frames(
     size: Size = None,
     *,
     allow_partial: bool = False,
+    seek: bool = False,
 ) -> np.ndarray:
     """Decode frames of a video as uint8 RGB ``(T, H, W, 3)``.
 
@@ -378,11 +388,12 @@ def read_frames(
         size: ``None`` native, an int short side, or ``(width, height)``; scaled by FFmpeg.
         allow_partial: return the readable frames of a damaged file instead of raising; the
             missing ones are left out.
+        seek: reach far-apart frames by seeking (see :func:`iter_frames`).
 
     Raises:
         VideoError: see :func:`decode`.
     """
-    decoded = decode(path, indices, (size,), allow_partial=allow_partial)
+    decoded = decode(path, indices, (size,), allow_partial=allow_partial, seek=seek)
     frames = decoded.frames[0]
     if indices is None:
         return frames

@@ -106,10 +106,15 @@ def test_killed_run_resumes_without_recomputing(tmp_path):
 def test_stale_temporary_files_are_removed(tmp_path):
     data = write_class_folder(tmp_path / "data", per_class=1)
     extract_dataset(data, tmp_path / "store", small_spec(), progress=False)
-    stale = tmp_path / "store" / "features" / ".tmp-0123456789abcdef-999999999.safetensors"
+    import socket
+
+    features = tmp_path / "store" / "features"
+    stale = features / f".tmp-0123456789abcdef-{socket.gethostname()}-999999999.safetensors"
+    elsewhere = features / ".tmp-0123456789abcdef-another-host-7.safetensors"  # maybe still being written
     stale.write_bytes(b"half a file")
+    elsewhere.write_bytes(b"half a file")
     extract_dataset(data, tmp_path / "store", small_spec(), progress=False)
-    assert not stale.exists()
+    assert not stale.exists() and elsewhere.exists()
 
 
 def test_a_script_without_main_guard_can_extract(tmp_path):

@@ -217,3 +217,12 @@ def test_seeking_decodes_fewer_frames(tmp_path, monkeypatch):
     seeking = list(iter_frames(path, [0, 300, 599], seek=True))
     assert [i for i, _, _ in seeking] == [i for i, _, _ in through]
     assert counters[0][0] == 600 and counters[1][0] < 60, (counters[0][0], counters[1][0])
+
+
+def test_worth_seeking_when_wanted_frames_lie_seconds_apart():
+    from smartframes.video import SEEK_GAP_SECONDS, worth_seeking
+
+    fps = 25.0
+    assert worth_seeking(36_000, fps, int(36_000 / (SEEK_GAP_SECONDS * fps)))  # one frame every 5 s
+    assert not worth_seeking(36_000, fps, 1_440)  # one a second: decoding straight through is cheaper
+    assert not worth_seeking(100, fps, 0)

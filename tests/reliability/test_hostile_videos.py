@@ -201,3 +201,37 @@ def test_videos_over_the_limits_are_refused_before_decoding(tmp_path):
     assert summary.failed == 1
     with FeatureStore.open(tmp_path / "store") as store:
         assert "--max-frames" in store.records()[0].error
+
+
+def test_a_decoder_that_dies_or_hangs_costs_only_its_video(tmp_path, monkeypatch, tally):
+    """The child is forked, so a stand-in for FFmpeg patched in here runs there: it kills the
+    process half-way through a video, or hangs; the worker blames that video alone and goes on."""
+    import os
+    import signal
+
+    import smartframes.decoder as decoder
+    from tests.conftest import write_class_folder
+
+    data = write_class_folder(tmp_path / "data", classes=("red",), per_class=4, frames=12)
+    paths = sorted(data.rglob("*.mp4"))
+    crash, hang = paths[1], paths[2]
+    real = decoder.candidate_batches
+
+    def faulty(path, *args, **kwargs):
+        for k, batch in enumerate(real(path, *args, **kwargs)):
+            if str(path) == str(crash) and k == 1:
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if str(path) == str(hang):
+                time.sleep(3600)
+            yield batch
+
+    monkeypatch.setattr(decoder, "candidate_batches", faulty)
+    events = {}
+    with DecodeWorker(DecodeSettings(CandidateRule(), (None,), 4), timeout=3.0) as worker:
+        for event in worker.run((str(p), p) for p in paths):
+            if event.kind != "batch":
+                events[event.key] = event.reason or "end"
+    assert events[str(paths[0])] == events[str(paths[3])] == "end"
+    assert "died (exit code -11)" in events[str(crash)]
+    assert "stalled" in events[str(hang)]
+    tally["hostile inputs"] += 2
