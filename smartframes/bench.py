@@ -22,7 +22,7 @@ import torch
 from .candidates import candidate_indices
 from .checkpoint import Checkpoint
 from .classifier import ExpensiveHead, HeadConfig
-from .features import FeatureExtractor, FeatureSpec, precision
+from .features import BATCH_SIZE, FeatureExtractor, FeatureSpec, precision
 from .selector import SelectorConfig, SmartSelector, pair_partners
 from .serving import Selector
 from .video import decode, read_frames, write_video
@@ -39,7 +39,7 @@ class BenchConfig:
     n: int = 8  # frames the selection methods pass to the expensive classifier
     selector_candidates: int = 300
     repeats: int = 3
-    batch_size: int = 32
+    batch_size: int = BATCH_SIZE
     device: str = "cpu"
     spec: FeatureSpec = field(default_factory=FeatureSpec)
 

@@ -357,6 +357,8 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .features import BATCH_SIZE
+
     parser = OneLineParser(
         prog="smartframes",
         description="SMART frame selection for action recognition: score every frame cheaply, "
@@ -377,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", required=True, help="store directory (created or resumed)")
     _add_dataset_args(p)
     p.add_argument("--device", choices=DEVICES, default="cpu")
-    p.add_argument("--batch-size", type=int, default=32, help="frames per forward pass (default 32)")
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"frames per forward pass (default {BATCH_SIZE})")
     p.add_argument("--retry-failed", action="store_true", help="try again videos that failed before")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_engine_args(p)
@@ -514,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=_positive(float), default=25.0)
     p.add_argument("-n", type=int, default=8, help="frames for uniform and SMART (default 8)")
     p.add_argument("--repeats", type=_positive(int), default=3, help="timed runs per figure (default 3)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE, help=f"frames per forward pass (default {BATCH_SIZE})")
     p.add_argument("--json", default=None, help="also write every figure as JSON")
     _add_spec_args(p)
     p.set_defaults(func=cmd_bench)

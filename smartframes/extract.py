@@ -19,7 +19,7 @@ from tqdm import tqdm
 from .dataset import load_dataset
 from .decoder import DecodeWorker
 from .errors import SmartframesError
-from .features import FeatureExtractor, FeatureSpec, VideoFeatures, assemble, check_device
+from .features import BATCH_SIZE, FeatureExtractor, FeatureSpec, VideoFeatures, assemble, check_device
 from .store import FeatureStore, owner_name
 from .video import Limits, VideoError
 
@@ -63,7 +63,7 @@ def extract_dataset(
     spec: FeatureSpec = FeatureSpec(),
     *,
     device: str = "cpu",
-    batch_size: int = 32,
+    batch_size: int = BATCH_SIZE,
     retry_failed: bool = False,
     progress: bool = True,
     limits: Limits = Limits(),

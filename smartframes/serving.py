@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .features import FeatureExtractor, precision
+from .features import BATCH_SIZE, FeatureExtractor, precision
 from .selector import pair_partners, top_n
 from .video import VideoError, decode, worth_seeking
 
@@ -46,7 +46,7 @@ class Selection:
 class Selector:
     """A trained SMART selector with its feature extractor and expensive classifier."""
 
-    def __init__(self, ckpt: Checkpoint, device: str = "cpu", batch_size: int = 32):
+    def __init__(self, ckpt: Checkpoint, device: str = "cpu", batch_size: int = BATCH_SIZE):
         self.ckpt = ckpt
         self.extractor = FeatureExtractor(ckpt.spec, device=device, batch_size=batch_size)
         self.device = self.extractor.device
