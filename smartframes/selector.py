@@ -120,7 +120,12 @@ class GlobalSelector(nn.Module):
         return torch.cat([e, partner], dim=-1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, partners: torch.Tensor | None = None) -> GlobalOutput:
-        """x (B, T, D), mask (B, T), partners (B, T) -> gamma (B, T) and class logits (B, C)."""
+        """x (B, T, D), mask (B, T), partners (B, T) -> gamma (B, T) and class logits (B, C).
+
+        Without ``partners``, they are drawn as at inference: ``pair_partners`` with seed 0."""
+        if self.cfg.pairs and partners is None:
+            lengths = mask.sum(1).cpu()
+            partners = pair_partners(lengths, x.shape[1], torch.Generator().manual_seed(0)).to(x.device)
         m = mask.float()  # (B, T)
         Z = self.pairs_input(x, partners) * m.unsqueeze(-1)  # (B, T, z)
 

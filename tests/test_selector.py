@@ -112,6 +112,14 @@ def test_padding_changes_no_score():
     assert torch.all(score[0, 5:] == 0)
 
 
+def test_default_partners_are_the_inference_draw():
+    torch.manual_seed(2)
+    model = SmartSelector(CFG).eval()
+    x, mask = torch.randn(2, 7, 6), torch.arange(7)[None] < torch.tensor([[4], [7]])
+    drawn = pair_partners(torch.tensor([4, 7]), 7, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model(x, mask)[0], model(x, mask, drawn)[0])
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=6), st.integers(0, 2**31 - 1))
 def test_partners_are_later_frames(lengths, seed):
