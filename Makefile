@@ -26,6 +26,7 @@ test: setup
 bench: setup
 	$(BIN)/smartframes bench
 	$(BIN)/python benchmarks/extract_speed.py
+	$(BIN)/python benchmarks/memory_format.py
 
 clean:
 	rm -rf $(VENV) smartframes-demo .pytest_cache
