@@ -10,6 +10,8 @@ from typing import Callable, Hashable, Iterable, Iterator
 
 from .errors import SmartframesError
 
+HEARTBEAT_EVERY = 10.0  # seconds: the longest ray_map waits for a result before calling its heartbeat
+
 
 def _ray():
     try:
@@ -36,7 +38,8 @@ class _Actor:
 
 
 def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, address: str | None = None,
-            actors: int | None = None, cpus_per_actor: float = 2, gpus_per_actor: float = 0) -> Iterator[tuple]:
+            actors: int | None = None, cpus_per_actor: float = 2, gpus_per_actor: float = 0,
+            heartbeat: Callable[[], None] | None = None, heartbeat_every: float = HEARTBEAT_EVERY) -> Iterator[tuple]:
     """Run ``worker(item)`` (a picklable callable) on Ray actors for each ``(key, item)``; yield ``(key, "ok", result)``
     or ``(key, "error", reason)`` as they finish, in any order. ``items`` is consumed lazily, one per
     free actor, so a video is claimed only when an actor is ready for it.
@@ -44,6 +47,8 @@ def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, addre
     Args:
         address: a running cluster (``ray start --head`` prints it); None starts a local instance.
         actors: how many model copies; default as many as the cluster's CPUs (or GPUs) allow.
+        heartbeat: called here at least every ``heartbeat_every`` seconds while items are running
+            (``extract`` renews its claims with it).
     """
     ray = _ray()
     source = iter(items)
@@ -81,7 +86,11 @@ def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, addre
                 running[actor.run.remote(nxt[1])] = (nxt[0], actor)
             if not running:
                 return
-            done, _ = ray.wait(list(running), num_returns=1)
+            done, _ = ray.wait(list(running), num_returns=1, timeout=heartbeat_every if heartbeat else None)
+            if heartbeat:
+                heartbeat()
+            if not done:
+                continue
             key, actor = running.pop(done[0])
             try:
                 status, value = ray.get(done[0])

@@ -110,7 +110,8 @@ def extract_dataset(
 
             work = ExtractVideo(spec, device, batch_size, limits)
             gpus = 1 if device.startswith("cuda") else 0
-            run.record(ray_map(work, run.claims(), address=address, actors=actors, gpus_per_actor=gpus))
+            run.record(ray_map(work, run.claims(), address=address, actors=actors, gpus_per_actor=gpus,
+                               heartbeat=run.keep_claims))
         else:
             with DecodeWorker(spec.decode_settings(batch_size, limits), timeout=decode_timeout) as worker:
                 if todo:
@@ -163,10 +164,11 @@ class _Run:
                 self.summary.taken += 1
                 self.bar.update(1)
 
-    def progress(self, vid: str) -> None:
-        """A video is being worked on: renew its claim now and then."""
+    def keep_claims(self) -> None:
+        """Work goes on: renew the claims on the videos taken and not finished, now and then."""
         if time.monotonic() - self.renewed > RENEW_EVERY:
-            self.store.renew(vid, self.owner)
+            for vid in self.claimed:
+                self.store.renew(vid, self.owner)
             self.renewed = time.monotonic()
 
     def record(self, results) -> None:
@@ -203,7 +205,7 @@ def _local(extractor: FeatureExtractor, worker: DecodeWorker, run: _Run):
         if event.kind == "batch":
             began.setdefault(vid, time.perf_counter())
             parts.setdefault(vid, []).append((event.batch, extractor.run_batch(event.batch.images)))
-            run.progress(vid)
+            run.keep_claims()
         elif event.kind == "end":
             try:
                 feats = assemble(parts.pop(vid, []), extractor.spec, run.paths[vid])

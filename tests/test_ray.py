@@ -76,3 +76,29 @@ def test_batch_select_on_ray_exports_what_local_select_exports(local_ray, tmp_pa
     assert [(r["path"], r["indices"], r["label"]) for r in rows["local"]] == \
         [(r["path"], r["indices"], r["label"]) for r in rows["ray"]]
     assert len(rows["ray"]) == 20
+
+
+def test_ray_map_calls_its_heartbeat_while_work_runs(local_ray):
+    import time
+
+    from smartframes.cluster import ray_map
+
+    beats = []
+    out = list(ray_map(time.sleep, [("nap", 1.5)], actors=1, heartbeat=lambda: beats.append(1), heartbeat_every=0.2))
+    assert out == [("nap", "ok", None)]
+    assert len(beats) >= 5  # 1.5 s of work, a beat at least every 0.2 s
+
+
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_both_engines_renew_the_claims_of_videos_in_flight(engine, request, tmp_path, monkeypatch):
+    from smartframes import extract
+
+    if engine == "ray":
+        request.getfixturevalue("local_ray")
+    renewed = []
+    monkeypatch.setattr(extract, "RENEW_EVERY", 0.0)
+    monkeypatch.setattr(FeatureStore, "renew", lambda self, vid, owner: renewed.append((vid, self.record(vid).status)))
+    data = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=1, frames=12)
+    summary = extract_dataset(data, tmp_path / "store", small_spec(), progress=False, engine=engine)
+    assert summary.done == 2
+    assert renewed and all(status == "running" for _, status in renewed)
