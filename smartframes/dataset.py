@@ -92,6 +92,8 @@ def carve_val(items: list[DatasetItem], fraction: float = 0.1, group=None) -> li
     Official splits name train and test only; the selector needs validation videos to pick its
     epoch. Items are ordered by the SHA-1 of their group (``group(item)``, default the key), so
     videos of one group (UCF101's ``gNN``: one actor, one place) never straddle train and val.
+    A class keeps everything for training when ``fraction`` of it rounds to no video (5 or fewer
+    at 0.1) or when it has a single group, and never gives its last group to val.
     """
     group = group or (lambda it: it.key)
     by_class: dict[str, dict[str, list[DatasetItem]]] = defaultdict(lambda: defaultdict(list))
@@ -103,7 +105,7 @@ def carve_val(items: list[DatasetItem], fraction: float = 0.1, group=None) -> li
         order = sorted(groups, key=lambda g: hashlib.sha1(g.encode()).hexdigest())
         total, moved = sum(len(v) for v in groups.values()), 0
         for g in order:
-            if moved >= round(total * fraction) or len(order) == 1:
+            if moved >= round(total * fraction) or moved + len(groups[g]) >= total:
                 break
             to_val.update(it.path for it in groups[g])
             moved += len(groups[g])

@@ -6,7 +6,10 @@ from collections import Counter
 
 import pytest
 
-from smartframes.dataset import DatasetError, DatasetItem, assign_splits, load_dataset
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smartframes.dataset import DatasetError, DatasetItem, assign_splits, carve_val, load_dataset
 
 
 def _touch(root, names):
@@ -66,3 +69,38 @@ def test_missing_and_empty_sources(tmp_path):
     (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00\x81")
     with pytest.raises(DatasetError, match="bin.csv"):
         load_dataset(tmp_path / "bin.csv")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 6), st.sampled_from(["train", "test"])),
+                min_size=1, max_size=60))
+def test_carve_val_moves_whole_groups_of_train_items(rows):
+    items = [DatasetItem(f"/d/{label}/g{g}_c{i}.avi", label, split, f"{label}/g{g}_c{i}.avi")
+             for i, (label, g, split) in enumerate(rows)]
+    group = lambda it: it.key.split("_")[0]  # noqa: E731  (the class and group, as UCF101's gNN)
+    out = carve_val(items, 0.1, group)
+    assert carve_val(items, 0.1, group) == out  # deterministic
+    assert [(o.path, o.label) for o in out] == [(it.path, it.label) for it in items]
+    for before, after in zip(items, out):
+        assert after.split == before.split or (before.split, after.split) == ("train", "val")
+    splits_of_group = {}
+    for it in out:
+        if it.split != "test":
+            splits_of_group.setdefault(group(it), set()).add(it.split)
+    assert all(len(s) == 1 for s in splits_of_group.values())
+    for label in "abc":
+        train = [it for it in items if it.label == label and it.split == "train"]
+        groups = {group(it) for it in train}
+        val = [it for it in out if it.label == label and it.split == "val"]
+        if len(train) <= 5 or len(groups) == 1:
+            assert not val
+        else:
+            assert val and len(val) < len(train)
+
+
+@pytest.mark.parametrize("sizes", [(1, 19), (19, 1)])
+def test_carve_val_leaves_every_class_some_training_videos(sizes):
+    """Whichever group comes first by hash, a small one first must not drag the big one to val."""
+    items = [DatasetItem(f"/d/g{g}_c{i}.avi", "a", "train", f"g{g}_c{i}.avi") for g, n in enumerate(sizes) for i in range(n)]
+    out = carve_val(items, 0.1, lambda it: it.key.split("_")[0])
+    assert Counter(it.split for it in out)["train"] > 0
