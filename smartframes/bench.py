@@ -22,7 +22,7 @@ import torch
 from .candidates import candidate_indices
 from .checkpoint import Checkpoint
 from .classifier import ExpensiveHead, HeadConfig
-from .features import BATCH_SIZE, FeatureExtractor, FeatureSpec, precision
+from .features import BATCH_SIZE, FeatureExtractor, FeatureSpec, check_device, precision
 from .selector import SelectorConfig, SmartSelector, pair_partners
 from .serving import Selector
 from .video import decode, read_frames, write_video
@@ -91,6 +91,7 @@ def untrained_checkpoint(spec: FeatureSpec, classes: int = 10) -> Checkpoint:
 def run_bench(cfg: BenchConfig = BenchConfig(), log=print) -> dict:
     """Measure every stage and the three ways of classifying one video; returns the figures."""
     spec, r = cfg.spec, cfg.repeats
+    check_device(spec, cfg.device)
     result = {"config": {**asdict(cfg), "spec": asdict(spec)},
               "machine": {"python": platform.python_version(), "torch": torch.__version__,
                           "threads": torch.get_num_threads(), "processor": platform.processor() or platform.machine(),

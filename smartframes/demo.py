@@ -16,7 +16,7 @@ from pathlib import Path
 from .checkpoint import CheckpointError, load_checkpoint
 from .dataset import load_dataset
 from .extract import extract_dataset
-from .features import FeatureSpec
+from .features import FeatureSpec, check_device
 from .serving import load_selector
 from .store import FeatureStore
 from .synth import SynthConfig, synthesize
@@ -70,6 +70,7 @@ def run_demo(out: str | Path, *, seed: int = 0, device: str = "cpu", progress: b
     from .report import build_report
     from .video import read_frames
 
+    check_device(BENCHMARK_SPEC, device)
     out = Path(out)
     began = time.perf_counter()
     data, store_dir, ckpt_dir = out / "benchmark", out / "store", out / "selector"

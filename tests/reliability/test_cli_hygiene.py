@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from smartframes.cli import main
 from smartframes.train import TrainConfig, train_selector
@@ -94,6 +95,23 @@ def test_bad_input_gives_one_line(files, argv, expected, capsys):
     assert code not in (0, None), (out, err)
     assert len(lines) == 1 and "Traceback" not in err, err
     assert expected in lines[0], lines[0]
+
+
+NO_CUDA_CASES = [
+    ["extract", "{r}/data", "--store", "{r}/s3"],
+    ["select", "{r}/text.mp4", "--selector", "{r}/ckpt"],
+    ["bench"],
+    ["demo", "--out", "{r}/demo"],
+]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("argv", NO_CUDA_CASES, ids=[c[0] for c in NO_CUDA_CASES])
+def test_cuda_without_a_gpu_is_refused_before_any_work(files, argv, capsys):
+    code = main([a.replace("{r}", str(files)) for a in argv] + ["--device", "cuda"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == "smartframes: error: --device cuda asked for, but torch sees no CUDA device"
+    assert not (files / "s3").exists() and not (files / "demo").exists()
 
 
 def test_subcommands_are_all_walked():
