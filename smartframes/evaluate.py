@@ -8,6 +8,9 @@ expensive classifier's per-frame probabilities over the picked frames (the paper
 - ``all``: every candidate; ``oracle``: the n frames where the classifier is most confident of
   the true class (an upper bound no selector can pass).
 
+Accuracy is hit@1: a video with several labels (ActivityNet, FCVID) is right when the top class is
+any of them. mAP is the mean over classes of the average precision of the videos' pooled scores.
+
 Cost per video, from ``torch.utils.flop_counter.FlopCounterMode`` on the real modules at the
 store's resolutions: the selector methods pay the light backbone on every candidate, the selector
 networks, and the expensive backbone + head on the n chosen frames; ``uniform``/``random`` pay only
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,10 +79,17 @@ def choose(method: str, n: int | None, T: int, *, score=None, delta=None, gamma=
 # -- cost ------------------------------------------------------------------------------------
 
 
-def count_flops(module: torch.nn.Module, *inputs) -> int:
-    """FLOPs of one forward pass, counted by torch's FlopCounterMode."""
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        module(*inputs)
+def count_flops(module, *inputs) -> int:
+    """FLOPs of one forward pass, counted by torch's FlopCounterMode (a multiply-add counts 2).
+
+    oneDNN is off meanwhile: the counter cannot see inside its fused LSTM kernel, but does see
+    the step-by-step matrix products of the LSTM torch runs without it.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # switching oneDNN prints a note about Intel GPUs
+        with torch.backends.mkldnn.flags(enabled=False), FlopCounterMode(display=False) as counter, \
+                torch.inference_mode():
+            module(*inputs)
     return int(counter.get_total_flops())
 
 
@@ -120,13 +131,16 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
     ``external_gflops``: the expensive model is the user's, of this many GFLOPs per frame (and of
     unknown time, counted as 0 ms)."""
     spec: FeatureSpec = ckpt.spec
+    cfg = ckpt.selector.cfg
     light = load_backbone(spec.light_backbone)
+    # the ImageNet head of the light backbone only serves the GloVe words
+    light_pass = light if cfg.use_glove else light.forward_features
     lr = spec.light_resolution
     x_light = torch.zeros(1, 3, lr, lr).contiguous(memory_format=torch.channels_last)
-    light_flops = count_flops(light, x_light)
+    light_flops = count_flops(light_pass, x_light)
     batch_l = x_light.expand(timing_batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode(), precision(spec.light_precision, "cpu"):
-        light_ms = _time_ms(lambda: light(batch_l)) / timing_batch
+        light_ms = _time_ms(lambda: light_pass(batch_l)) / timing_batch
     if external_gflops is not None:
         exp_flops, exp_ms = external_gflops * 1e9, 0.0
     else:
@@ -136,15 +150,20 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
         batch_e = x_exp.expand(timing_batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), precision(spec.expensive_precision, "cpu"):
             exp_ms = _time_ms(lambda: head(expensive.forward_features(batch_e))) / timing_batch
-    sel_flops, sel_ms = {}, {}
     selector = ckpt.selector.eval()
+
+    def scoring(x, mask, partners):  # the networks the score needs: SFS, GS or both
+        x = selector.prepare(x, mask)
+        return (selector.sfs(x) if cfg.use_sfs else None), (selector.gs(x, mask, partners) if cfg.use_gs else None)
+
+    sel_flops, sel_ms = {}, {}
     for T in sorted(lengths):
         x = torch.zeros(1, T, spec.light_dim)
         mask = torch.ones(1, T, dtype=torch.bool)
         partners = pair_partners(torch.tensor([T]), T, torch.Generator().manual_seed(0))
-        sel_flops[T] = count_flops(selector, x, mask, partners) / 1e9
+        sel_flops[T] = count_flops(scoring, x, mask, partners) / 1e9
         with torch.inference_mode(), precision(spec.light_precision, "cpu"):
-            sel_ms[T] = _time_ms(lambda: selector(x, mask, partners))
+            sel_ms[T] = _time_ms(lambda: scoring(x, mask, partners))
     return CostModel(light_flops / 1e9, exp_flops / 1e9, light_ms, exp_ms, sel_flops, sel_ms)
 
 
@@ -152,14 +171,24 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
 
 
 def average_precision(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the precision-recall curve of one class: the mean, over the positive videos, of
-    the precision among the videos scored at least as high (ties broken by order)."""
+    """Area under the step precision-recall curve of one class (as scikit-learn computes it):
+    each distinct score is one threshold, so videos with equal scores enter together and their
+    order does not matter. Without ties: the mean, over the positive videos, of the precision
+    among the videos scored at least as high."""
     order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
-    hits = np.asarray(positive, bool)[order]
+    s, hits = np.asarray(scores, np.float64)[order], np.asarray(positive, bool)[order]
     if not hits.any():
         return float("nan")
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float(precision[hits].mean())
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last video of each distinct score
+    true_pos = np.cumsum(hits)[last]
+    precision = true_pos / (last + 1)
+    recall_gain = np.diff(np.r_[0, true_pos]) / hits.sum()
+    return float(np.sum(recall_gain * precision))
+
+
+def hit_at_1(prediction: np.ndarray, labels: list[int]) -> bool:
+    """Whether the top class of a video's scores (C,) is one of its labels (ActivityNet's hit@1)."""
+    return int(np.argmax(prediction)) in labels
 
 
 def mean_average_precision(predictions: np.ndarray, labels: list[list[int]]) -> float:
@@ -240,7 +269,7 @@ def evaluate(store_dir, selector_dir, budgets=(4, 8, 16), *, split: str = "test"
                     picked = choose(method, n, T, score=score, delta=delta, gamma=gamma, probs=v.probs,
                                     label=v.label, rng=rng)
                     predictions.append(video_prediction(v.probs, picked))
-                    right.append(int(predictions[-1].argmax() == v.label))
+                    right.append(hit_at_1(predictions[-1], v.labels or [v.label]))
                     if truth is not None:
                         useful = truth[v.path]["useful"]
                         prec.append(float(np.mean(useful[v.indices[picked]])))

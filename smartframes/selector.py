@@ -66,9 +66,9 @@ def pair_partners(lengths: torch.Tensor, T: int, generator: torch.Generator | No
 def relate(linear: nn.Linear, local: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
     """``linear([local_t : context])`` for every t without building the concatenation: the
     context's half of the product is one number per video. local (B, T, z), context (B, z) -> (B, T)."""
-    w = linear.weight[0]  # (2z,)
+    w = linear.weight.T  # (2z, 1)
     z = local.shape[-1]
-    return local @ w[:z] + (context @ w[z:] + linear.bias).unsqueeze(1)
+    return (local @ w[:z] + (context @ w[z:] + linear.bias).unsqueeze(1)).squeeze(-1)
 
 
 class SingleFrameSelector(nn.Module):

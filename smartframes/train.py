@@ -127,14 +127,18 @@ def collate(videos: list[VideoData], with_targets: bool = False):
 @torch.inference_mode()
 def score_videos(selector: SmartSelector, videos: list[VideoData], seed: int = 0, batch_size: int = 64,
                  precision_name: str = "float32"):
-    """Per video, (score, delta, gamma) arrays (T,); pair partners drawn with a fixed seed; the
-    selector runs in ``precision_name`` (the spec's ``light_precision`` when serving)."""
+    """Per video, (score, delta, gamma) arrays (T,), as serving scores it alone: its pair partners
+    drawn with ``seed`` for that video only, the selector in ``precision_name`` (the spec's
+    ``light_precision`` when serving). Batching changes no video's partners."""
     selector.eval()
     out = []
     for start in range(0, len(videos), batch_size):
         chunk = videos[start : start + batch_size]
         x, mask, lengths, _, _ = collate(chunk)
-        partners = pair_partners(lengths, x.shape[1], torch.Generator().manual_seed(seed))
+        T = x.shape[1]
+        partners = torch.stack([  # (B, T); padded positions point at themselves
+            torch.cat([pair_partners(torch.tensor([n]), n, torch.Generator().manual_seed(seed))[0], torch.arange(n, T)])
+            for n in lengths.tolist()])
         with precision(precision_name, "cpu"):
             score, delta, gs = selector(x, mask, partners)
         for b, v in enumerate(chunk):

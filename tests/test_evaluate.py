@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smartframes.cli import main
 from smartframes.evaluate import METHODS, choose, count_flops, evaluate, format_table, random_frames, uniform_frames
@@ -20,6 +22,13 @@ def test_flop_counter_agrees_with_a_hand_count():
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 5))
     hand = 2 * (3 * 3 * 3) * 4 * (8 * 8) + 2 * (4 * 8 * 8) * 5  # multiply-adds counted as 2 FLOPs
     assert count_flops(net, torch.zeros(1, 3, 8, 8)) == hand
+
+
+def test_flop_counter_sees_inside_the_lstm():
+    lstm = torch.nn.LSTM(4, 3, batch_first=True)
+    steps = 5
+    hand = steps * 2 * (4 * 3) * (4 + 3)  # per step: 4 gates of width 3 from input (4) and hidden (3)
+    assert count_flops(lstm, torch.zeros(1, steps, 4)) == hand
 
 
 def test_baseline_choices():
@@ -97,6 +106,10 @@ def test_ablation_rows(toy_eval):
     assert [b["row"] for b in table["baselines"]] == ["Random", "Uniform", "All frames"]
     rows = {(r["section"], r["row"]): r for r in table["rows"]}
     assert rows[("Input features", "VF + GloVe")]["accuracy"] == rows[("Selector", "GS only")]["accuracy"]  # same network
+    cost = {key: r["gflops_per_video"] for key, r in rows.items()}
+    both = cost[("Selector", "SFS + GS")]
+    assert cost[("Selector", "SFS only")] < both and cost[("Selector", "GS only")] < both  # a variant pays what it runs
+    assert cost[("Input features", "VF")] < cost[("Input features", "VF + GloVe")]  # no ImageNet head without GloVe
     assert len({r["section"] for r in table["rows"]}) == 4
     assert all(0 <= r["accuracy"] <= 1 and r["gflops_per_video"] > 0 for r in table["rows"])
     assert "Input features" in format_ablation(table) and "SMART 2-frame input" in format_ablation(table)
@@ -110,6 +123,51 @@ def test_average_precision_by_hand():
     predictions = np.array([[0.9, 0.5, 0.0], [0.2, 0.7, 0.1], [0.5, 0.1, 0.1]])
     # class 0: positives 0 and 2, ranked first -> AP 1; class 1: positives 1 and 2 (multi-label), ranked 1st and 3rd
     assert mean_average_precision(predictions, [[0], [1], [0, 1]]) == pytest.approx((1 + (1 + 2 / 3) / 2) / 2)
+
+
+def test_average_precision_takes_tied_scores_together():
+    from smartframes.evaluate import average_precision
+
+    assert average_precision([1.0, 1.0], [1, 0]) == average_precision([1.0, 1.0], [0, 1]) == pytest.approx(0.5)
+    # one threshold at 0.9 (2 videos, 1 positive), then 0.5 (4 videos, 2 positives)
+    assert average_precision([0.9, 0.9, 0.5, 0.5], [0, 1, 1, 0]) == pytest.approx(0.5 * 0.5 + 0.5 * 0.5)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=1, max_size=12), st.randoms(use_true_random=False))
+def test_average_precision_does_not_depend_on_the_order_of_videos(rows, rnd):
+    from smartframes.evaluate import average_precision
+
+    scores, positive = [float(s) for s, _ in rows], [p for _, p in rows]
+    shuffled = list(zip(scores, positive))
+    rnd.shuffle(shuffled)
+    a = average_precision(scores, positive)
+    b = average_precision([s for s, _ in shuffled], [p for _, p in shuffled])
+    assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b)
+
+
+def test_accuracy_of_a_multi_label_video_is_hit_at_1():
+    from smartframes.evaluate import hit_at_1
+
+    assert hit_at_1(np.array([0.1, 0.7, 0.2]), [0, 1]) and not hit_at_1(np.array([0.1, 0.7, 0.2]), [0, 2])
+
+
+def test_evaluation_scores_each_video_as_serving_does(toy_eval):
+    from smartframes.checkpoint import load_checkpoint
+    from smartframes.store import FeatureStore
+    from smartframes.train import load_videos, score_videos
+
+    ckpt = load_checkpoint(toy_eval / "ckpt")
+    with FeatureStore.open(toy_eval / "store") as store:
+        videos = load_videos(store, "test", ckpt.classes)
+    videos[0].x = videos[0].x[:11]  # lengths differ within the batch
+    batched = score_videos(ckpt.selector, videos, precision_name="float32")
+    for v, (score, delta, gamma) in zip(videos, batched):
+        x = torch.from_numpy(v.x)[None]  # (1, T, D), scored alone with serving's partners (seed 0)
+        with torch.inference_mode():
+            alone, alone_delta, out = ckpt.selector(x, torch.ones(1, len(v.x), dtype=torch.bool))
+        for got, want in zip((score, delta, gamma), (alone, alone_delta, out.gamma)):
+            np.testing.assert_allclose(got, want[0].numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_evaluate_with_probabilities_from_your_own_model(toy_eval, tmp_path):
