@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -360,23 +360,31 @@ ABLATION = [  # (section, row, selector switches, training overrides): paper Tab
 ]
 
 
-def ablation(store_dir, budget: int, train_cfg=None, *, default: Checkpoint | None = None, progress: bool = False,
-             log=print) -> dict:
+def ablation(store_dir, budget: int, train_cfg=None, *, default: Checkpoint | None = None, split: str = "test",
+             probs_dir=None, expensive_gflops: float | None = None, progress: bool = False, log=print) -> dict:
     """Train and evaluate each variant of paper Table 1 at one budget, and the global selector as
-    the paper prints it beside ours. ``default``: an already trained selector with the default
-    switches and ``train_cfg``, used for its row instead of training it again.
+    the paper prints it beside ours. ``default``: an already trained selector, used for the row of
+    its switches instead of training that variant again (with the default switches: the SMART
+    row). ``split``, ``probs_dir`` and ``expensive_gflops`` are passed to :func:`evaluate`.
 
     Returns:
         ``{"budget", "baselines": [{"row", "accuracy", "gflops_per_video"}], "rows": [{"section",
         "row", "accuracy", "gflops_per_video", "selection_precision"}]}``.
     """
-    from dataclasses import replace
+    from dataclasses import fields, replace
 
     from .selector import SelectorConfig
     from .train import TrainConfig, train_selector
 
     train_cfg = train_cfg or TrainConfig()
-    trained: dict[tuple, Checkpoint] = {((), ()): default} if default is not None else {}
+    trained: dict[tuple, Checkpoint] = {}
+    if default is not None:  # reused for the row it was trained as: same switches, same training settings
+        cfg, plain = default.selector.cfg, SelectorConfig()
+        switches = {f.name: getattr(cfg, f.name) for f in fields(SelectorConfig)
+                    if f.name not in ("in_dim", "num_classes") and getattr(cfg, f.name) != getattr(plain, f.name)}
+        for _, _, row_switches, overrides in ABLATION:
+            if row_switches == switches and default.meta.get("training") == asdict(replace(train_cfg, **overrides)):
+                trained[(tuple(sorted(switches.items())), tuple(sorted(overrides.items())))] = default
     rows, baselines = [], None
     for section, name, switches, overrides in ABLATION:
         key = (tuple(sorted(switches.items())), tuple(sorted(overrides.items())))
@@ -384,7 +392,8 @@ def ablation(store_dir, budget: int, train_cfg=None, *, default: Checkpoint | No
             log(f"ablation: training {name}" + (f" ({section})" if overrides else ""))
             trained[key], _ = train_selector(store_dir, None, replace(train_cfg, **overrides),
                                              SelectorConfig(**switches), progress=progress, log=lambda m: None)
-        report = evaluate(store_dir, None, (budget,), ckpt=trained[key], log=log)
+        report = evaluate(store_dir, None, (budget,), ckpt=trained[key], split=split, probs_dir=probs_dir,
+                          expensive_gflops=expensive_gflops, log=log)
         result = {(r["method"], r["budget"]): r for r in report["results"]}
         smart = result[("smart", budget)]
         rows.append({"section": section, "row": name, "accuracy": smart["accuracy"],

@@ -100,7 +100,10 @@ def test_report_renders_in_headless_chromium(toy_eval, tmp_path):
 def test_ablation_rows(toy_eval):
     from smartframes.evaluate import ablation, format_ablation
 
-    table = ablation(toy_eval / "store", 4, TrainConfig(epochs=3), log=lambda m: None)
+    trained = []
+    ours, _ = train_selector(toy_eval / "store", None, TrainConfig(epochs=3), progress=False, log=lambda m: None)
+    table = ablation(toy_eval / "store", 4, TrainConfig(epochs=3), default=ours, log=trained.append)
+    assert "ablation: training SMART 2-frame input" not in trained and "ablation: training SFS + GS" in trained
     assert [r["row"] for r in table["rows"]] == ["VF", "VF + GloVe", "SFS only", "GS only", "SFS + GS",
                                                  "SMART 2-frame input", "SMART 2-frame input", "GS only"]
     assert [b["row"] for b in table["baselines"]] == ["Random", "Uniform", "All frames"]
