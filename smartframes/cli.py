@@ -94,9 +94,10 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
                    help="with --engine ray: model copies (default: the cluster's CPUs / 2, or its GPUs)")
 
 
-def _dataset_items(args, positional):
-    """The dataset the arguments name: ``(items, source description)``; reports listed videos that
-    are missing on disk (not fatal)."""
+def _dataset_items(args, positional, with_classes: bool = False):
+    """The items of the dataset the arguments name or, ``with_classes``, ``(items, classes)``: its
+    classes in the official order of ``--format`` (sorted labels for a folder or CSV). Reports listed
+    videos that are missing on disk (not fatal)."""
     from .dataset import load_dataset
     from .formats import load_format
 
@@ -110,12 +111,13 @@ def _dataset_items(args, positional):
             shown = ", ".join(result.missing[:3]) + (", ..." if len(result.missing) > 3 else "")
             print(f"{args.format}: {len(result.missing)} listed videos are not on disk, left out ({shown})",
                   file=sys.stderr)
-        return result.items
+        return (result.items, result.classes) if with_classes else result.items
     if args.root is not None or args.classes is not None:
         raise SmartframesError("--root and --classes go with --format")
     if not positional:
         raise SmartframesError("no dataset: give a folder or CSV, or --format NAME --root DIR")
-    return load_dataset(positional)
+    items = load_dataset(positional)
+    return (items, sorted({it.label for it in items})) if with_classes else items
 
 
 def cmd_extract(args) -> int:
@@ -161,16 +163,15 @@ def cmd_select(args) -> int:
     if args.dataset or args.format:
         if args.videos:
             raise SmartframesError("give videos or a dataset (--dataset, or --format with --root), not both")
-        items = _dataset_items(args, args.dataset)
-        classes = sorted({it.label for it in items})  # every class, so label indices do not depend on --subset
+        items, classes = _dataset_items(args, args.dataset, with_classes=True)  # every class, whatever --subset
         items = [it for it in items if args.subset == "all" or it.split == args.subset]
         if not items:
             raise SmartframesError(f"the dataset has no videos in the {args.subset} split")
-        videos, labels = [it.path for it in items], {it.path: it.label for it in items}
+        videos, labels = [it.path for it in items], {it.path: it.labels or it.label for it in items}
     else:
         if not args.videos:
             raise SmartframesError("no videos: give video files, --dataset, or --format with --root")
-        videos, labels, classes = args.videos, {}, None
+        videos, labels, classes = args.videos, {}, None  # mmaction label indices: the selector's classes
     if args.sheet and len(videos) > 1:
         raise SmartframesError("--sheet takes one video; run select once per video for sheets")
     if (args.export is None) != (args.out is None):
@@ -242,9 +243,12 @@ def cmd_evaluate(args) -> int:
                       expensive_gflops=args.expensive_gflops)
     print(format_table(report))
     if args.ablation:
+        from .checkpoint import load_checkpoint
         from .evaluate import ablation, format_ablation
 
-        report["ablation"] = ablation(args.store, args.budgets[0], progress=True)
+        report["ablation"] = ablation(args.store, args.budgets[0], default=load_checkpoint(args.selector),
+                                      split=args.split, probs_dir=args.probs_dir,
+                                      expensive_gflops=args.expensive_gflops, progress=True)
         print(format_ablation(report["ablation"]))
     if args.json:
         write_json(report, args.json)
@@ -466,9 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .export import EXPORT_FORMATS
 
     p.add_argument("--export", choices=EXPORT_FORMATS, default=None,
-                   help="write the selections for another tool: json, csv, mmaction (annotation list with "
-                   "frame_inds) or frames (JPEG files + manifest.jsonl); needs --out")
-    p.add_argument("--out", default=None, help="with --export: the file (or folder, for frames) to write")
+                   help="write the selections for another tool: json, csv, mmaction (the chosen frames as an "
+                   "mmaction2 RawframeDataset) or frames (JPEG files + manifest.jsonl); needs --out")
+    p.add_argument("--out", default=None, help="with --export: the file (json, csv) or folder (mmaction, frames) to write")
     _add_engine_args(p)
     p.add_argument("--selector", required=True, help="checkpoint directory from `smartframes train`")
     p.add_argument("-n", type=int, default=8, help="frames to select (default 8)")

@@ -1,6 +1,6 @@
-"""Selections written for other tools: JSON or CSV of frame indices and times, an mmaction2
-annotation list that carries the chosen frames, or the chosen frames as JPEG files with a manifest
-(for video-language models)."""
+"""Selections written for other tools: JSON or CSV of frame indices and times, the chosen frames as
+JPEG files with a manifest (for video-language models), or those JPEG files as an mmaction2
+``RawframeDataset``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,21 @@ from .serving import Selection
 from .video import read_frames
 
 EXPORT_FORMATS = ("json", "csv", "mmaction", "frames")
+FRAME_NAME = "{frame:06d}.jpg"  # frames export: the frame index in the video
+MMACTION_FRAME_NAME = "img_{number:05d}.jpg"  # mmaction2's default filename_tmpl, numbered from 1
+MARKER = ".smartframes"  # in each image folder: the video it holds
+
+
+def _names(label) -> tuple[str, ...]:
+    """A ``labels`` value as a tuple: a name, or the names of a multi-label video (main label first)."""
+    if label is None:
+        return ()
+    return (label,) if isinstance(label, str) else tuple(label)
+
+
+def _main_label(labels: dict, path: str) -> str | None:
+    names = _names(labels.get(path))
+    return names[0] if names else None
 
 
 def _row(sel: Selection, label: str | None) -> dict:
@@ -25,83 +40,138 @@ def _row(sel: Selection, label: str | None) -> dict:
     }
 
 
-def export_json(selections: list[Selection], out: Path, labels: dict[str, str]) -> None:
+def export_json(selections: list[Selection], out: Path, labels: dict) -> None:
     """One JSON list: per video its path, chosen frame indices, times, scores, label (when known)
     and the prediction from the chosen frames."""
-    out.write_text(json.dumps([_row(s, labels.get(s.path)) for s in selections], indent=1))
+    out.write_text(json.dumps([_row(s, _main_label(labels, s.path)) for s in selections], indent=1))
 
 
-def export_csv(selections: list[Selection], out: Path, labels: dict[str, str]) -> None:
+def export_csv(selections: list[Selection], out: Path, labels: dict) -> None:
     """One row per chosen frame: ``path,rank,frame,time,score,label,predicted``."""
     with open(out, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["path", "rank", "frame", "time", "score", "label", "predicted"])
         for sel in selections:
-            row = _row(sel, labels.get(sel.path))
+            row = _row(sel, _main_label(labels, sel.path))
             for rank, (i, t, s) in enumerate(zip(row["indices"], row["times"], row["scores"])):
                 w.writerow([sel.path, rank, i, t, s, row["label"] or "", sel.label])
 
 
-def export_mmaction(selections: list[Selection], out: Path, labels: dict[str, str], classes: list[str]) -> None:
-    """An mmaction2 ``VideoDataset`` annotation file in its JSON form: per video ``filename``,
-    ``label`` (index in ``classes``: the video's own label when known, else the prediction),
-    ``frame_inds`` (the chosen frames), ``clip_len``, ``frame_interval`` and ``num_clips``. With
-    ``DecordInit`` + ``DecordDecode`` and no ``SampleFrames`` in the pipeline, mmaction2 decodes exactly
-    ``frame_inds``; the class names go to ``<out stem>.classes.txt``, one per line, in index order."""
-    entries = []
+def export_mmaction(selections: list[Selection], out: Path, labels: dict, classes: list[str], quality: int = 95) -> Path:
+    """An mmaction2 ``RawframeDataset`` in the folder ``out``: the chosen frames of each video, in
+    time order, as ``rawframes/<video folder>/img_00001.jpg, img_00002.jpg, ...``;
+    ``annotations.txt``, one line per video ``<video folder> <images> <label index>...`` (every
+    label of a multi-label video: mmaction2's ``multi_class`` form); ``classes.txt``, the class
+    names in index order; ``manifest.jsonl``, as :func:`export_frames` writes it. A video's label is
+    its own when ``labels`` has it, else the prediction. Folder names hold no whitespace and are
+    unique per video. Returns the path of ``annotations.txt``.
+
+    With ``SampleFrames(clip_len=1, frame_interval=1, num_clips=n, test_mode=True)`` and
+    ``RawFrameDecode``, mmaction2 reads each image of a video with n images exactly once.
+    """
+    index = {name: k for k, name in enumerate(classes)}
+    label_indices = []
     for sel in selections:
-        name = labels.get(sel.path, sel.label)
-        if name not in classes:
-            raise SmartframesError(f"{sel.path}: label {name!r} is not one of the {len(classes)} classes")
-        entries.append({"filename": sel.path, "label": classes.index(name), "frame_inds": sel.indices,
-                        "total_frames": int(sel.candidates[-1]) + 1, "clip_len": len(sel.indices),
-                        "frame_interval": None, "num_clips": 1})
-    out.write_text(json.dumps(entries, indent=1))
-    out.with_name(out.stem + ".classes.txt").write_text("".join(c + "\n" for c in classes))
+        names = _names(labels.get(sel.path)) or (sel.label,)
+        unknown = [name for name in names if name not in index]
+        if unknown:
+            raise SmartframesError(f"{sel.path}: label {unknown[0]!r} is not one of the {len(classes)} classes")
+        label_indices.append([index[name] for name in names])
+    folders, counts = _write_frames(selections, out, out / "rawframes", labels, MMACTION_FRAME_NAME, quality)
+    lines = []
+    for sel, folder, count, indices in zip(selections, folders, counts, label_indices):
+        if count == 0:
+            raise SmartframesError(f"{sel.path}: none of the chosen frames could be decoded")
+        lines.append(" ".join([folder.name, str(count), *map(str, indices)]) + "\n")
+    annotations = out / "annotations.txt"
+    annotations.write_text("".join(lines))
+    (out / "classes.txt").write_text("".join(c + "\n" for c in classes))
+    return annotations
 
 
-def export_frames(selections: list[Selection], out: Path, labels: dict[str, str], quality: int = 95) -> Path:
-    """The chosen frames as ``out/<video stem>/<frame>.jpg`` and ``out/manifest.jsonl``, one line
+def export_frames(selections: list[Selection], out: Path, labels: dict, quality: int = 95) -> Path:
+    """The chosen frames as ``out/<video folder>/<frame>.jpg`` and ``out/manifest.jsonl``, one line
     per frame: video, frame index, time (s), image path (relative to ``out``), score, label,
-    prediction. Returns the manifest path."""
+    prediction. A video's folder is its file name's stem (whitespace as ``_``, ``-1``, ``-2``, ...
+    added when another video has the same); images left in it by an earlier export are removed.
+    Returns the manifest path."""
+    _write_frames(selections, out, out, labels, FRAME_NAME, quality)
+    return out / "manifest.jsonl"
+
+
+def _write_frames(selections: list[Selection], out: Path, image_root: Path, labels: dict, template: str,
+                  quality: int) -> tuple[list[Path], list[int]]:
+    """Write the chosen frames of each video into its folder under ``image_root``, named by
+    ``template`` (fields ``frame``: index in the video, ``number``: 1, 2, ... in time order), and
+    ``out/manifest.jsonl``. Returns each video's folder and its number of images."""
     from PIL import Image
 
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = out / "manifest.jsonl"
-    with open(manifest, "w") as fh:
-        for n, sel in enumerate(selections):
-            row = _row(sel, labels.get(sel.path))
-            folder = out / Path(sel.path).stem
-            marker = folder / ".smartframes"  # which video a folder holds
-            if folder.exists() and not (marker.is_file() and marker.read_text() == sel.path):
-                folder = out / f"{Path(sel.path).stem}-{n}"  # another video of the same name
+    image_root.mkdir(parents=True, exist_ok=True)
+    folders, counts = _video_folders(selections, image_root), []
+    with open(out / "manifest.jsonl", "w") as fh:
+        for sel, folder in zip(selections, folders):
+            row = _row(sel, _main_label(labels, sel.path))
             folder.mkdir(exist_ok=True)
-            (folder / ".smartframes").write_text(sel.path)
-            for image, i, t, s in zip(read_frames(sel.path, indices=sel.indices, seek=sel.seek), sel.indices, row["times"], row["scores"]):
-                file = folder / f"{i:06d}.jpg"
+            for stale in folder.glob("*.jpg"):
+                stale.unlink()
+            (folder / MARKER).write_text(sel.path)
+            frames = read_frames(sel.path, indices=sel.indices, seek=sel.seek)
+            count = 0
+            for count, (image, i, t, s) in enumerate(zip(frames, sel.indices, row["times"], row["scores"]), start=1):
+                file = folder / template.format(frame=i, number=count)
                 Image.fromarray(image).save(file, quality=quality)
                 fh.write(json.dumps({"video": sel.path, "frame": i, "time": t, "image": os.path.relpath(file, out),
                                      "score": s, "label": row["label"], "predicted": sel.label}) + "\n")
-    return manifest
+            counts.append(count)
+    return folders, counts
 
 
-def export(selections: list[Selection], fmt: str, out, *, labels: dict[str, str] | None = None,
+def _video_folders(selections: list[Selection], root: Path) -> list[Path]:
+    """One folder under ``root`` per video: its stem with whitespace as ``_``, or ``<stem>-1``,
+    ``<stem>-2``, ... when an earlier video of this export took the name or the folder holds
+    another video (per its marker)."""
+    taken, folders = set(), []
+    for sel in selections:
+        base = "_".join(Path(sel.path).stem.split()) or "video"
+        name, k = base, 0
+        while name in taken or not _free_for(root / name, sel.path):
+            k += 1
+            name = f"{base}-{k}"
+        taken.add(name)
+        folders.append(root / name)
+    return folders
+
+
+def _free_for(folder: Path, video: str) -> bool:
+    marker = folder / MARKER
+    return not folder.exists() or (marker.is_file() and marker.read_text() == video)
+
+
+def export(selections: list[Selection], fmt: str, out, *, labels: dict | None = None,
            classes: list[str] | None = None) -> Path:
     """Write ``selections`` in ``fmt`` (one of :data:`EXPORT_FORMATS`) to ``out`` (a file, or a
-    folder for ``frames``). ``labels`` maps video paths to their true labels when known;
-    ``classes`` orders the label indices of ``mmaction``. Returns the main file written."""
+    folder for ``frames`` and ``mmaction``). ``labels`` maps video paths to their true labels when
+    known: a name, or a tuple of names for a multi-label video (main label first). ``classes``
+    orders the label indices of ``mmaction`` (default: the selector's classes, in its index order).
+    Returns the main file written."""
     out = Path(out)
     labels = labels or {}
     if fmt not in EXPORT_FORMATS:
         raise SmartframesError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
-    if fmt != "frames":
+    if fmt in ("frames", "mmaction"):
+        if out.exists() and not out.is_dir():
+            raise SmartframesError(f"{out}: not a folder (the {fmt} export writes a folder)")
+        out.mkdir(parents=True, exist_ok=True)
+    else:
         out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
         export_json(selections, out, labels)
     elif fmt == "csv":
         export_csv(selections, out, labels)
     elif fmt == "mmaction":
-        export_mmaction(selections, out, labels, classes or sorted({s.label for s in selections}))
+        if classes is None:
+            classes = list(selections[0].class_probabilities) if selections else []
+        return export_mmaction(selections, out, labels, classes)
     else:
         return export_frames(selections, out, labels)
     return out

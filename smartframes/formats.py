@@ -3,6 +3,7 @@
 Each reader in :data:`FORMATS` turns a dataset's own annotation files into :class:`Entry` records;
 :func:`load_format` looks the videos up on disk, keeps a ``--classes`` subset and carves ``val``
 out of ``train``. The official evaluation subset becomes ``test``; unlabelled subsets are skipped.
+Each reader also gives the dataset's classes in its official order, which fixes the label indices.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ CLIP_SUFFIXES = (".mp4", ".mkv", ".webm")  # how downloaders save Kinetics and A
 
 @dataclass
 class FormatResult:
-    """The videos of a dataset found on disk, and those its annotation lists but the disk lacks."""
+    """The videos of a dataset found on disk, those its annotation lists but the disk lacks, and
+    its classes in the official order (the label indices of exports)."""
 
     items: list[DatasetItem]  # sorted by key
     missing: list[str]  # names as the annotation lists them; not fatal (e.g. YouTube takedowns)
+    classes: list[str]  # every class (after ``--classes``), with or without videos on disk
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,11 @@ def load_format(name: str, root, split: int = 1, classes_file=None) -> FormatRes
 
     Returns:
         Items sorted by key, with the official train/test split and ``val`` carved out of train
-        (:func:`~smartframes.dataset.carve_val`, 10% per class), and the listed videos not on disk.
+        (:func:`~smartframes.dataset.carve_val`, 10% per class), the listed videos not on disk, and
+        the classes in the dataset's official order: UCF101 as ``classInd.txt`` lists them, SSv2 by
+        the indices of ``labels.json``, FCVID by label column; HMDB51, Kinetics and ActivityNet
+        sorted by name, as mmaction2's file-list builders number them. ``classes_file`` narrows
+        the list and keeps that order.
 
     Raises:
         DatasetError: unknown format, missing root or annotation file, malformed annotation line,
@@ -68,15 +75,15 @@ def load_format(name: str, root, split: int = 1, classes_file=None) -> FormatRes
     if not root.is_dir():
         raise DatasetError(f"{root}: {'not a directory' if root.exists() else 'no such directory'}")
     root = root.resolve()
-    entries = reader(root, split)
+    entries, classes = reader(root, split)
     if not entries:
         raise DatasetError(f"{name}: the annotation files under {root} list no labelled video")
     if classes_file is not None:
-        entries = _keep_classes(entries, Path(classes_file))
-    return _on_disk(name, root, entries)
+        entries, classes = _keep_classes(entries, classes, Path(classes_file))
+    return _on_disk(name, root, entries, classes)
 
 
-def read_ucf101(root: Path, split: int) -> list[Entry]:
+def read_ucf101(root: Path, split: int) -> tuple[list[Entry], list[str]]:
     """UCF101: ``classInd.txt``, ``trainlist0K.txt`` and ``testlist0K.txt``; videos ``UCF-101/<Class>/v_*.avi``."""
     _check_split("ucf101", split)
     lists = ("ucfTrainTestlist",)
@@ -102,10 +109,10 @@ def read_ucf101(root: Path, split: int) -> list[Entry]:
             actor = re.search(r"_(g\d+)_c\d+", video)
             group = f"{label}/{actor[1]}" if actor else None
             entries.append(Entry(video, label, subset, (video, f"UCF-101/{video}"), group=group))
-    return entries
+    return entries, [classes[k] for k in sorted(classes)]
 
 
-def read_hmdb51(root: Path, split: int) -> list[Entry]:
+def read_hmdb51(root: Path, split: int) -> tuple[list[Entry], list[str]]:
     """HMDB51: ``<class>_test_splitK.txt`` files (1 = train, 2 = test, 0 = unused); videos ``<class>/<video>.avi``."""
     _check_split("hmdb51", split)
     suffix = f"_test_split{split}.txt"
@@ -126,16 +133,17 @@ def read_hmdb51(root: Path, split: int) -> list[Entry]:
             source = re.sub(r"_[a-z]+_[a-z]+_np\d+_[a-z]+_[a-z]+_\d+$", "", PurePosixPath(parts[0]).stem)
             subset = "train" if parts[1] == "1" else "test"
             entries.append(Entry(video, label, subset, (video, f"hmdb51_org/{video}"), group=f"{label}/{source}"))
-    return entries
+    return entries, sorted(path.name[: -len(suffix)] for path in files)
 
 
-def read_ssv2(root: Path, split: int) -> list[Entry]:
+def read_ssv2(root: Path, split: int) -> tuple[list[Entry], list[str]]:
     """Something-Something v2: ``labels.json``, ``train.json``, ``validation.json``; videos ``<id>.webm``."""
     lists = ("labels", "annotations")
     labels_path = _need_file("ssv2", root, ["labels.json", "something-something-v2-labels.json"], lists)
     classes = _read_json(labels_path)
     if not isinstance(classes, dict):
         raise DatasetError(f"{labels_path}: expected an object mapping each template to its class index")
+    order = _ssv2_class_order(labels_path, classes)
     entries = []
     for subset, stem in (("train", "train"), ("test", "validation")):
         path = _need_file("ssv2", root, [f"{stem}.json", f"something-something-v2-{stem}.json"], lists)
@@ -150,15 +158,32 @@ def read_ssv2(root: Path, split: int) -> list[Entry]:
                 raise DatasetError(f"{path}: entry {i} (id {row['id']}): {label!r} is not a class of {labels_path}")
             video = f"{row['id']}.webm"
             entries.append(Entry(video, label, subset, (video, f"20bn-something-something-v2/{video}")))
-    return entries
+    return entries, order
 
 
-_KINETICS_SUBSETS = {"train": "train", "validate": "test", "val": "test", "test": "test"}
-_KINETICS_FOLDERS = ("train", "val", "validate", "test")
+def _ssv2_class_order(path: Path, classes: dict) -> list[str]:
+    """The templates of ``labels.json`` ordered by their index values (``"0"``, ``"1"``, ...)."""
+    index = {}
+    for name, value in classes.items():
+        if not str(value).strip().isdigit():
+            raise DatasetError(f"{path}: class {name!r}: index {value!r} is not a whole number")
+        index[name] = int(value)
+    if len(set(index.values())) != len(index):
+        raise DatasetError(f"{path}: two classes share an index")
+    return sorted(index, key=index.get)
 
 
-def read_kinetics(root: Path, split: int) -> list[Entry]:
-    """Kinetics-400/600/700: CSVs ``label,youtube_id,time_start,time_end,split``; videos ``<id>_<start>_<end>.mp4``."""
+_KINETICS_SUBSETS = {"train": "train", "validate": "test", "val": "test", "test": None}
+_KINETICS_FOLDERS = ("train", "val", "validate", "videos_train", "videos_val")  # videos_*: mmaction2's downloader
+
+
+def read_kinetics(root: Path, split: int) -> tuple[list[Entry], list[str]]:
+    """Kinetics-400/600/700: CSVs ``label,youtube_id,time_start,time_end,split``; videos ``<id>_<start>_<end>.mp4``.
+
+    The official validation rows (``validate``/``val``) become ``test``, where Kinetics results are
+    reported; rows of the official ``test`` split are left out (K400's ``test.csv`` has labels,
+    but they are not the benchmark's). Classes are sorted as mmaction2 sorts them (spaces as ``_``).
+    """
     lists = ("annotations",)
     files = _glob_first(root, "*.csv", lists, keep=_is_kinetics_csv)
     if not files:
@@ -179,6 +204,8 @@ def read_kinetics(root: Path, split: int) -> list[Entry]:
             if value not in _KINETICS_SUBSETS:
                 raise DatasetError(f"{path}: line {n}: split {value!r} is not train, validate, val or test")
             subset = _KINETICS_SUBSETS[value]
+            if subset is None:
+                continue
             try:
                 start, end = int(float(row["time_start"])), int(float(row["time_end"]))
             except ValueError:
@@ -190,10 +217,10 @@ def read_kinetics(root: Path, split: int) -> list[Entry]:
             folders = [f"{s}/{d}" for s in _KINETICS_FOLDERS for d in ("", *label_dirs)] + [*label_dirs, ""]
             candidates = tuple(f"{folder}{stem}{x}" for folder in folders for x in CLIP_SUFFIXES)
             entries.append(Entry(f"{stem}.mp4", label, subset, candidates))
-    return entries
+    return entries, sorted({e.label for e in entries}, key=lambda label: label.replace(" ", "_"))
 
 
-def read_activitynet(root: Path, split: int) -> list[Entry]:
+def read_activitynet(root: Path, split: int) -> tuple[list[Entry], list[str]]:
     """ActivityNet v1.3: ``activity_net.v1-3.min.json``; videos ``v_<id>.mp4``; label = longest annotated."""
     path = _find_file(root, ["activity_net.v1-3.min.json"], ("annotations",))
     if path is None:
@@ -229,10 +256,10 @@ def read_activitynet(root: Path, split: int) -> list[Entry]:
         candidates = tuple(f"{folder}{name}" for folder in ("", "videos/") for name in names)
         several = tuple(labels) if len(labels) > 1 else ()
         entries.append(Entry(f"v_{video_id}.mp4", labels[0], subset, candidates, several))
-    return entries
+    return entries, sorted({label for e in entries for label in (e.labels or (e.label,))})
 
 
-def read_fcvid(root: Path, split: int) -> list[Entry]:
+def read_fcvid(root: Path, split: int) -> tuple[list[Entry], list[str]]:
     """FCVID: ``materials/FCVID_VideoName_TrainTestSplit.txt`` and the multi-hot ``materials/FCVID_Label.txt``."""
     lists = ("materials",)
     split_path = _need_file("fcvid", root, ["FCVID_VideoName_TrainTestSplit.txt"], lists)
@@ -261,7 +288,7 @@ def read_fcvid(root: Path, split: int) -> list[Entry]:
             labels = tuple(names[c] for c in hot)
             several = labels if len(labels) > 1 else ()
             entries.append(Entry(video, labels[0], subset, (video, f"videos/{video}"), several))
-    return entries
+    return entries, names
 
 
 def _fcvid_classes(root, lists, label_path, width, videos, hots) -> list[str]:
@@ -295,10 +322,10 @@ FORMATS = {
     "activitynet": read_activitynet,
     "fcvid": read_fcvid,
 }
-"""Format name -> reader ``(root, split) -> list[Entry]``; :func:`load_format` does the rest."""
+"""Format name -> reader ``(root, split) -> (entries, classes in official order)``; :func:`load_format` does the rest."""
 
 
-def _on_disk(name: str, root: Path, entries: list[Entry]) -> FormatResult:
+def _on_disk(name: str, root: Path, entries: list[Entry], classes: list[str]) -> FormatResult:
     files = _Folders(root)
     items, missing, groups = [], set(), {}
     for e in entries:
@@ -316,11 +343,11 @@ def _on_disk(name: str, root: Path, entries: list[Entry]) -> FormatResult:
             f"{name}: none of the {len(entries)} listed videos is under {root} (e.g. {first.name}: looked for {looked})"
         )
     items = carve_val(items, VAL_FRACTION, group=lambda it: groups[it.path])
-    return FormatResult(sorted(items, key=lambda it: it.key), sorted(missing))
+    return FormatResult(sorted(items, key=lambda it: it.key), sorted(missing), classes)
 
 
 class _Folders:
-    """Finds which candidate path exists, listing each folder once (Kinetics has up to 45 candidates a clip)."""
+    """Finds which candidate path exists, listing each folder once (Kinetics has up to 54 candidates a clip)."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -344,10 +371,11 @@ def _files_in(folder: Path) -> set[str]:
         return set()
 
 
-def _keep_classes(entries: list[Entry], path: Path) -> list[Entry]:
-    """Entries with a class named in ``path``; a multi-label entry keeps only the named labels."""
+def _keep_classes(entries: list[Entry], classes: list[str], path: Path) -> tuple[list[Entry], list[str]]:
+    """Entries with a class named in ``path`` (a multi-label entry keeps only the named labels), and
+    the named classes in their order in ``classes``."""
     wanted = {_class_key(n): n for n in _class_names(path)}
-    known = {_class_key(label): label for e in entries for label in (e.labels or (e.label,))}
+    known = {_class_key(c): c for c in classes}
     unknown = [n for k, n in wanted.items() if k not in known]
     if unknown:
         some = sorted(known.values())[:5]
@@ -360,7 +388,7 @@ def _keep_classes(entries: list[Entry], path: Path) -> list[Entry]:
         labels = tuple(label for label in (e.labels or (e.label,)) if _class_key(label) in wanted)
         if labels:
             kept.append(replace(e, label=labels[0], labels=labels if len(labels) > 1 else ()))
-    return kept
+    return kept, [c for c in classes if _class_key(c) in wanted]
 
 
 def _class_names(path: Path) -> list[str]:

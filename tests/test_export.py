@@ -1,18 +1,25 @@
-"""Real UCF101 and Kinetics clips through extract -> train -> select -> every export format."""
+"""Real UCF101 and Kinetics clips through extract -> train -> select -> every export format; the
+exports' layouts on small synthetic clips."""
 
 from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from smartframes.checkpoint import load_checkpoint
 from smartframes.cli import main
-from smartframes.video import read_frames
+from smartframes.errors import SmartframesError
+from smartframes.export import export
+from smartframes.serving import Selection
+from smartframes.video import read_frames, write_video
 
-from .conftest import REAL_CLIPS, SMALL_SPEC_ARGS
+from .conftest import REAL_CLIPS, SMALL_SPEC_ARGS, frame_index, index_frames
+from .test_formats import _ucf101
 
 CLIPS = [  # (file in real-clips/misc, label, split)
     ("abseiling_k400.mp4", "abseiling", "train"), ("flipping_a_pancake.mkv", "flipping pancake", "train"),
@@ -39,11 +46,53 @@ def selections(tmp_path_factory):
     assert main(["extract", str(labels), "--store", str(root / "store"), "--quiet", *SMALL_SPEC_ARGS[:4],
                  "--max-candidates", "8"]) == 0
     assert main(["train", "--store", str(root / "store"), "--out", str(root / "ckpt"), "--epochs", "2", "--quiet"]) == 0
-    outputs = {"json": root / "sel.json", "csv": root / "sel.csv", "mmaction": root / "ann.json", "frames": root / "frames"}
+    outputs = {"json": root / "sel.json", "csv": root / "sel.csv", "mmaction": root / "mmaction", "frames": root / "frames"}
     for fmt, out in outputs.items():
         assert main(["select", "--dataset", str(labels), "--selector", str(root / "ckpt"), "-n", str(N),
                      "--export", fmt, "--out", str(out)]) == 0
+    batches = {"batch1": ["stgcn_ta_chi.mp4", "v_Basketball_g01_c01.avi"], "batch2": ["paddlevideo_example.avi"]}
+    for batch, names in batches.items():
+        outputs[batch] = root / batch  # plain videos, no dataset: label indices from the checkpoint
+        assert main(["select", *(str(real_clips / "misc" / n) for n in names), "--selector", str(root / "ckpt"),
+                     "-n", str(N), "--export", "mmaction", "--out", str(outputs[batch])]) == 0
     return root, outputs, {str(real_clips / "misc" / name): label for name, label, _ in CLIPS}
+
+
+def _rawframe_dataset(ann_file: Path, img_prefix: Path) -> list[dict]:
+    """``annotations.txt`` read as mmaction2's ``RawframeDataset`` reads it (``multi_class`` form)."""
+    videos = []
+    for line in ann_file.read_text().splitlines():
+        parts = line.strip().split()
+        videos.append({"frame_dir": str(img_prefix / parts[0]), "total_frames": int(parts[1]),
+                       "label": [int(x) for x in parts[2:]]})
+    return videos
+
+
+def _sample_frames_test_mode(total_frames: int, num_clips: int, start_index: int = 1) -> list[int]:
+    """mmaction2's ``SampleFrames(clip_len=1, frame_interval=1, num_clips, test_mode=True)`` frame indices."""
+    avg_interval = (total_frames - 1 + 1) / float(num_clips)
+    offsets = (np.arange(num_clips) * avg_interval + avg_interval / 2.0).astype(np.int32)
+    return (offsets + start_index).tolist()
+
+
+def _check_rawframes(out: Path, n: int) -> dict[str, list[dict]]:
+    """Every image mmaction2 would read exists, each read once, and the manifest says which frame it
+    is; returns the manifest lines per frame folder."""
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    by_folder: dict[str, list[dict]] = {}
+    for line in manifest:
+        by_folder.setdefault(str(Path(line["image"]).parent), []).append(line)
+    videos = _rawframe_dataset(out / "annotations.txt", out / "rawframes")
+    assert sum(v["total_frames"] for v in videos) == len(manifest)
+    for v in videos:
+        files = [Path(v["frame_dir"]) / "img_{:05}.jpg".format(k) for k in range(1, v["total_frames"] + 1)]
+        assert all(f.is_file() for f in files) and len(files) == n
+        assert sorted(_sample_frames_test_mode(v["total_frames"], n)) == list(range(1, n + 1))
+        lines = by_folder[str(Path(v["frame_dir"]).relative_to(out))]
+        assert [line["image"] for line in lines] == [str(f.relative_to(out)) for f in files]
+        assert [line["frame"] for line in lines] == sorted(line["frame"] for line in lines)
+        assert len({line["video"] for line in lines}) == 1
+    return {Path(v["frame_dir"]).name: by_folder[str(Path(v["frame_dir"]).relative_to(out))] for v in videos}
 
 
 def test_json_export(selections):
@@ -65,13 +114,46 @@ def test_csv_export(selections):
 
 def test_mmaction_export(selections):
     _, outputs, labels = selections
-    entries = json.loads(outputs["mmaction"].read_text())
-    classes = (outputs["mmaction"].parent / "ann.classes.txt").read_text().splitlines()
+    out = outputs["mmaction"]
+    classes = (out / "classes.txt").read_text().splitlines()
     assert classes == sorted(set(labels.values()))
-    for e in entries:
-        assert classes[e["label"]] == labels[e["filename"]]
-        assert len(e["frame_inds"]) == N == e["clip_len"] and e["num_clips"] == 1
-        assert max(e["frame_inds"]) < e["total_frames"]
+    chosen = {r["path"]: r["indices"] for r in json.loads(outputs["json"].read_text())}
+    frames = _check_rawframes(out, N)
+    videos = _rawframe_dataset(out / "annotations.txt", out / "rawframes")
+    assert len(videos) == len(labels) and all(" " not in Path(v["frame_dir"]).name for v in videos)
+    for v in videos:
+        lines = frames[Path(v["frame_dir"]).name]
+        video = lines[0]["video"]
+        assert [classes[k] for k in v["label"]] == [labels[video]]
+        assert [line["frame"] for line in lines] == chosen[video]
+    line = frames[Path(videos[0]["frame_dir"]).name][-1]
+    image = np.asarray(Image.open(out / line["image"]))
+    assert np.abs(image.astype(int) - read_frames(line["video"], indices=[line["frame"]])[0]).mean() < 8
+
+
+def test_mmaction_export_of_videos_numbers_classes_as_the_checkpoint(selections):
+    root, outputs, _ = selections
+    classes = load_checkpoint(root / "ckpt").classes
+    for batch in ("batch1", "batch2"):
+        assert (outputs[batch] / "classes.txt").read_text().splitlines() == classes
+        manifest = [json.loads(line) for line in (outputs[batch] / "manifest.jsonl").read_text().splitlines()]
+        predicted = {Path(line["image"]).parent.name: line["predicted"] for line in manifest}
+        for v in _rawframe_dataset(outputs[batch] / "annotations.txt", outputs[batch] / "rawframes"):
+            assert v["label"] == [classes.index(predicted[Path(v["frame_dir"]).name])]
+
+
+def test_mmaction_export_of_an_official_layout_uses_its_class_order(selections, tmp_path):
+    root, _, _ = selections
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, index_frames(12), fps=12)
+    _ucf101(tmp_path / "ucf", clip.read_bytes(), classes=("Hammering", "HammerThrow"))
+    assert main(["select", "--format", "ucf101", "--root", str(tmp_path / "ucf"), "--subset", "test", "--selector",
+                 str(root / "ckpt"), "-n", "2", "--export", "mmaction", "--out", str(tmp_path / "mm")]) == 0
+    assert (tmp_path / "mm" / "classes.txt").read_text().splitlines() == ["Hammering", "HammerThrow"]
+    videos = _rawframe_dataset(tmp_path / "mm" / "annotations.txt", tmp_path / "mm" / "rawframes")
+    labels = {Path(v["frame_dir"]).name: v["label"] for v in videos}
+    assert labels == {"v_Hammering_g01_c01": [0], "v_Hammering_g01_c02": [0],
+                      "v_HammerThrow_g01_c01": [1], "v_HammerThrow_g01_c02": [1]}
 
 
 def test_frames_export(selections):
@@ -83,3 +165,66 @@ def test_frames_export(selections):
         original = read_frames(line["video"], indices=[line["frame"]])[0]
         assert image.shape == original.shape
         assert np.abs(image.astype(int) - original).mean() < 8  # JPEG at quality 95
+
+
+# Layouts on synthetic clips (no model) ----------------------------------------------------------------
+
+
+def _selection(path: Path, indices, label: str = "b", classes=("b", "a")) -> Selection:
+    """What a selector with ``classes`` might choose in a 30-frame clip."""
+    candidates = np.arange(30)
+    return Selection(str(path), list(indices), [i / 25 for i in indices], candidates, candidates / 25,
+                     np.ones(30), np.ones(30), np.linspace(0, 1, 30), label, 0.9, {c: 1 / len(classes) for c in classes})
+
+
+@pytest.fixture
+def clips(tmp_path) -> list[Path]:
+    """Three 30-frame clips whose frame i has grey level 10 + 8 i; two share the stem ``clip``."""
+    paths = [tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4", tmp_path / "my clip.mp4"]
+    for path in paths:
+        path.parent.mkdir(exist_ok=True)
+        write_video(path, index_frames(30), fps=25)
+    return paths
+
+
+def test_mmaction_rawframes_layout(clips, tmp_path):
+    chosen = [[2, 9, 20], [0, 1, 29], [5, 6, 7]]
+    selections = [_selection(p, idx) for p, idx in zip(clips, chosen)]
+    labels = {str(clips[0]): "a", str(clips[1]): ("b", "a")}  # the third: its prediction, "b"
+    written = export(selections, "mmaction", tmp_path / "out", labels=labels, classes=["a", "b"])
+    out = tmp_path / "out"
+    assert written == out / "annotations.txt"
+    assert (out / "classes.txt").read_text() == "a\nb\n"
+    frames = _check_rawframes(out, 3)
+    videos = _rawframe_dataset(out / "annotations.txt", out / "rawframes")
+    assert [Path(v["frame_dir"]).name for v in videos] == ["clip", "clip-1", "my_clip"]
+    assert [v["label"] for v in videos] == [[0], [1, 0], [1]]
+    for v, path, idx in zip(videos, clips, chosen):
+        lines = frames[Path(v["frame_dir"]).name]
+        assert [line["video"] for line in lines] == [str(path)] * 3 and [line["frame"] for line in lines] == idx
+        images = [np.asarray(Image.open(Path(v["frame_dir"]) / "img_{:05}.jpg".format(k))) for k in (1, 2, 3)]
+        assert [frame_index(image) for image in images] == idx
+
+
+def test_mmaction_default_classes_are_the_selectors(clips, tmp_path):
+    export([_selection(clips[0], [1, 2], label="a", classes=("c", "b", "a"))], "mmaction", tmp_path / "out")
+    assert (tmp_path / "out" / "classes.txt").read_text() == "c\nb\na\n"
+    assert (tmp_path / "out" / "annotations.txt").read_text() == "clip 2 2\n"
+
+
+def test_mmaction_label_outside_the_classes(clips, tmp_path):
+    with pytest.raises(SmartframesError, match=r"clip.mp4: label 'x' is not one of the 2 classes"):
+        export([_selection(clips[0], [1])], "mmaction", tmp_path / "out", labels={str(clips[0]): "x"}, classes=["a", "b"])
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SmartframesError, match=r"file: not a folder \(the mmaction export writes a folder\)"):
+        export([_selection(clips[0], [1])], "mmaction", tmp_path / "file", classes=["a", "b"])
+
+
+@pytest.mark.parametrize("fmt, image_dir", [("frames", "clip"), ("mmaction", "rawframes/clip")])
+def test_a_second_export_leaves_no_stale_images(clips, tmp_path, fmt, image_dir):
+    export([_selection(clips[0], [3, 8, 15, 21])], fmt, tmp_path / "out")
+    export([_selection(clips[0], [4, 12])], fmt, tmp_path / "out")
+    folder = tmp_path / "out" / image_dir
+    assert sorted(frame_index(np.asarray(Image.open(f))) for f in folder.glob("*.jpg")) == [4, 12]
+    export([_selection(clips[1], [5])], fmt, tmp_path / "out")  # another video named clip: its own folder
+    assert len(list(folder.glob("*.jpg"))) == 2 and (folder.parent / "clip-1").is_dir()

@@ -61,10 +61,10 @@ def _check(result, root: Path, train_keys) -> None:
 UCF_CLASSES = ("ApplyEyeMakeup", "Archery")
 
 
-def _ucf101(root: Path, clip: bytes, lists: str = "ucfTrainTestlist", videos: str = "UCF-101"):
-    train = [f"{c}/v_{c}_g{g:02d}_c{k:02d}.avi" for c in UCF_CLASSES for g in (8, 9, 10) for k in (1, 2, 3)]
-    test = [f"{c}/v_{c}_g01_c{k:02d}.avi" for c in UCF_CLASSES for k in (1, 2)]
-    index = {c: i for i, c in enumerate(UCF_CLASSES, start=1)}
+def _ucf101(root: Path, clip: bytes, lists: str = "ucfTrainTestlist", videos: str = "UCF-101", classes=UCF_CLASSES):
+    train = [f"{c}/v_{c}_g{g:02d}_c{k:02d}.avi" for c in classes for g in (8, 9, 10) for k in (1, 2, 3)]
+    test = [f"{c}/v_{c}_g01_c{k:02d}.avi" for c in classes for k in (1, 2)]
+    index = {c: i for i, c in enumerate(classes, start=1)}
     _text(root / lists / "classInd.txt", [f"{i} {c}" for c, i in index.items()] + [""], "\r\n")
     _text(root / lists / "trainlist01.txt", [f"{v} {index[v.split('/')[0]]}" for v in train] + [""], "\r\n")
     _text(root / lists / "testlist01.txt", test + [""], "\r\n")
@@ -79,7 +79,7 @@ def test_ucf101(tmp_path, clip, lists, videos):
     train, test, absent = _ucf101(tmp_path, clip, lists, videos)
     result = load_format("ucf101", tmp_path, split=1)
     _check(result, tmp_path, train)
-    assert {it.label for it in result.items} == set(UCF_CLASSES)
+    assert {it.label for it in result.items} == set(UCF_CLASSES) and result.classes == list(UCF_CLASSES)
     assert all(it.label == PurePosixPath(it.key).parent.name and it.labels == () for it in result.items)
     splits = _by_split(result)
     assert splits["test"] == set(test)
@@ -98,7 +98,18 @@ def test_ucf101_classes_file(tmp_path, clip):
     (tmp_path / "classes.txt").write_text("# the subset\n\narchery\n")
     result = load_format("ucf101", tmp_path, classes_file=tmp_path / "classes.txt")
     assert {it.label for it in result.items} == {"Archery"} and len(result.items) == 10
-    assert result.missing == ["Archery/v_Archery_g10_c03.avi"]
+    assert result.missing == ["Archery/v_Archery_g10_c03.avi"] and result.classes == ["Archery"]
+
+
+UCF_OFFICIAL_ORDER = ("Archery", "Hammering", "HammerThrow", "JumpingJack", "JumpRope")  # not sorted(): 'T' < 'i'
+
+
+def test_ucf101_classes_follow_classind(tmp_path, clip):
+    _ucf101(tmp_path, clip, classes=UCF_OFFICIAL_ORDER)
+    assert load_format("ucf101", tmp_path).classes == list(UCF_OFFICIAL_ORDER)
+    (tmp_path / "subset.txt").write_text("JumpRope\nhammerthrow\nJumpingJack\nHammering\n")
+    result = load_format("ucf101", tmp_path, classes_file=tmp_path / "subset.txt")
+    assert result.classes == ["Hammering", "HammerThrow", "JumpingJack", "JumpRope"]
 
 
 # HMDB51 --------------------------------------------------------------------------------------------
@@ -128,6 +139,7 @@ def test_hmdb51(tmp_path, clip):
     assert splits["train"] | splits["val"] == set(train)
     assert not {v for v, f in flags.items() if f == 0} & {it.key for it in result.items}
     assert {it.label for it in result.items} == {"brush_hair", "cartwheel"} and result.missing == []
+    assert result.classes == ["brush_hair", "cartwheel"]
     for c in ("brush_hair", "cartwheel"):  # the two clips cut from one source video stay together
         assert len({it.split for it in result.items if f"Source0_{c}" in it.key}) == 1
     with pytest.raises(DatasetError, match=r"hmdb51: no \*_test_split2.txt files in .*testTrainMulti_7030_splits"):
@@ -168,6 +180,17 @@ def test_ssv2(tmp_path, clip):
     assert splits["train"] | splits["val"] == {key(r) for r in train} - {key({"id": "16"})}
     assert "20bn-something-something-v2/900.webm" not in labels  # test.json has no labels
     assert result.missing == ["16.webm"]
+    assert result.classes == ["Holding something next to something", "Pushing something from left to right"]
+
+
+def test_ssv2_classes_follow_label_indices(tmp_path, clip):
+    _ssv2(tmp_path, clip)
+    holding, pushing = "Holding something next to something", "Pushing something from left to right"
+    _json(tmp_path / "labels.json", {holding: "10", pushing: "2"})
+    assert load_format("ssv2", tmp_path).classes == [pushing, holding]
+    _json(tmp_path / "labels.json", {holding: "first", pushing: "2"})
+    with pytest.raises(DatasetError, match=rf"labels.json: class '{holding}': index 'first' is not a whole number"):
+        load_format("ssv2", tmp_path)
 
 
 def test_ssv2_unknown_template(tmp_path, clip):
@@ -179,8 +202,9 @@ def test_ssv2_unknown_template(tmp_path, clip):
 # Kinetics ------------------------------------------------------------------------------------------
 
 
-def _kinetics(root: Path, clip: bytes):
-    """Clips laid out the ways downloaders do: train/<label_with_underscores>/, train/, val/, <label>/, root."""
+def _kinetics(root: Path, clip: bytes, mmaction2: bool = False):
+    """Clips laid out the ways downloaders do: train/<label_with_underscores>/, train/, val/, <label>/, root;
+    or, with ``mmaction2``, as its downloader does: videos_train/<label_with_underscores>/, videos_val/[<label_...>/]."""
     rows, where = [], {}
     for c, label in enumerate(("air drumming", "abseiling")):
         for i in range(9):
@@ -194,27 +218,36 @@ def _kinetics(root: Path, clip: bytes):
                 where[stem] = f"train/air_drumming/{stem}.mp4" if i < 4 else f"air drumming/{stem}.webm"
             else:
                 where[stem] = f"train/{stem}.mp4" if i < 5 else f"{stem}.mp4"
+            if mmaction2:
+                folder = "videos_train" if subset == "train" else "videos_val"
+                where[stem] = f"{folder}/{label.replace(' ', '_') + '/' if i != 8 else ''}{stem}.mp4"
     header = "label,youtube_id,time_start,time_end,split"
     train, validate = [r for r in rows if r[4] == "train"], [r for r in rows if r[4] == "validate"]
     _text(root / "annotations" / "train.csv", [header] + [",".join(r) for r in train])
     _text(root / "annotations" / "validate.csv", [header + ",is_cc"] + [",".join(r) + ",0" for r in validate])
-    _text(root / "annotations" / "test.csv", ["youtube_id,time_start,time_end,split", "zzzzzzzzzzz,0,10,test"])
+    test = ["abseiling,zzzzzzzzzzz,0,10,test", "abseiling,wwwwwwwwwww,0,10,test"]  # K400's test.csv is labelled
+    _text(root / "annotations" / "test.csv", [header, *test])
+    _text(root / "annotations" / "kinetics_test.csv", ["label,youtube_id,time_start,time_end", "abseiling,vvvvvvvvvvv,0,10"])
     absent = "y16_x-Abc_d_000060_000070"
-    _videos(root, clip, [p for s, p in where.items() if s != absent] + ["test/zzzzzzzzzzz_000000_000010.mp4"])
+    official_test = [f"{folder}{youtube_id}_000000_000010.mp4" for folder, youtube_id in
+                     (("test/", "zzzzzzzzzzz"), ("val/", "wwwwwwwwwww"), ("", "vvvvvvvvvvv"))]
+    _videos(root, clip, [p for s, p in where.items() if s != absent] + official_test)
     return rows, where, absent
 
 
-def test_kinetics(tmp_path, clip):
-    rows, where, absent = _kinetics(tmp_path, clip)
+@pytest.mark.parametrize("mmaction2", [False, True])
+def test_kinetics(tmp_path, clip, mmaction2):
+    rows, where, absent = _kinetics(tmp_path, clip, mmaction2)
     result = load_format("kinetics", tmp_path)
     train = [p for s, p in where.items() if "val/" not in p]
     _check(result, tmp_path, train)
     assert {it.label for it in result.items} == {"air drumming", "abseiling"}
+    assert result.classes == ["abseiling", "air drumming"]
     assert {it.key: it.label for it in result.items}[where["y01_x-Abc_d_000010_000020"]] == "air drumming"
     splits = _by_split(result)
-    assert splits["test"] == {p for p in where.values() if p.startswith("val/")}  # validate -> test
+    assert splits["test"] == {p for p in where.values() if "val/" in p}  # validate -> test
     assert splits["train"] | splits["val"] == set(train) - {where[absent]}
-    assert "test/zzzzzzzzzzz_000000_000010.mp4" not in {it.key for it in result.items}  # unlabelled
+    assert not any(key in it.key for it in result.items for key in ("zzzz", "wwww", "vvvv"))  # official test split
     assert result.missing == [f"{absent}.mp4"]  # a takedown is listed, not fatal
     assert len(result.items) == len(rows) - 1
 
@@ -264,6 +297,7 @@ def test_activitynet(tmp_path, clip, json_name):
     multi = items["videos/v_m1.mp4"]
     assert multi.label == "Smoking a cigarette" and multi.labels == ("Smoking a cigarette", "Drinking coffee")
     assert items["videos/v_a0.mp4"].labels == ()
+    assert result.classes == ["Drinking coffee", "Smoking a cigarette"]
     assert _by_split(result)["test"] == {"videos/v_v1.mp4", "v2.mkv"}
     assert "videos/v_e1.mp4" not in items and "videos/v_t1.mp4" not in items  # unlabelled, testing
     assert result.missing == ["v_a6.mp4"]
@@ -293,6 +327,7 @@ def _fcvid(root: Path, clip: bytes, categories=None, label_rows=None):
     [
         (None, ("accordionPerformance", "beach", "class_3")),
         (["1 accordionPerformance", "beach 2", "marriage proposal"], ("accordionPerformance", "beach", "marriage proposal")),
+        (["zoo", "beach", "accordion"], ("zoo", "beach", "accordion")),  # column order, not sorted
     ],
 )
 def test_fcvid(tmp_path, clip, categories, names):
@@ -307,6 +342,7 @@ def test_fcvid(tmp_path, clip, categories, names):
     assert "videos/misc/none.mp4" not in items  # a row without a label
     assert result.missing == ["accordionPerformance/acc6.mp4"]
     assert len(result.items) == len(FCVID_ROWS) - 2
+    assert result.classes == list(names)
 
 
 def test_fcvid_classes_file_narrows_multi_label(tmp_path, clip):
@@ -316,6 +352,7 @@ def test_fcvid_classes_file_narrows_multi_label(tmp_path, clip):
     items = {it.key: it for it in result.items}
     assert set(items) == {f"videos/beach/{n}.mp4" for n in ("b0", "b1", "both", "t1")}
     assert all(it.label == "beach" and it.labels == () for it in items.values())
+    assert result.classes == ["beach"]
 
 
 # Errors --------------------------------------------------------------------------------------------
