@@ -20,6 +20,7 @@ from .classifier import ExpensiveHead, HeadConfig
 from .errors import SmartframesError
 from .features import LEGACY_SPEC, FeatureSpec
 from .selector import SelectorConfig, SmartSelector
+from .store import share_like_new_files
 
 FORMAT = "smartframes-selector/2"  # 2: standardised inputs, gamma_from_frame
 
@@ -115,6 +116,7 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
     tensors.update({f"head.{k}": v.contiguous() for k, v in ckpt.head.state_dict().items()})
     tmp = path / ".model.safetensors.tmp"
     save_file(tensors, str(tmp))
+    share_like_new_files(tmp)
     os.replace(tmp, path / "model.safetensors")
     tmp = path / ".config.json.tmp"
     tmp.write_text(json.dumps(config, indent=2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from dataclasses import asdict
@@ -94,6 +95,35 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
                    help="with --engine ray: model copies (default: the cluster's CPUs / 2, or its GPUs)")
 
 
+def _output_file(path) -> None:
+    """Refuse, before any work, a file output that could not be written; create its folder."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise SmartframesError(f"{path}: is a folder; give a file name")
+    _creatable_folder(path.parent)
+
+
+def _output_folder(path) -> None:
+    """Refuse, before any work, a folder output that could not be written."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SmartframesError(f"{path}: exists and is not a folder")
+    _creatable_folder(path.parent)
+
+
+def _creatable_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SmartframesError(f"{folder}: cannot make this folder ({e.strerror or e})") from None
+    if not os.access(folder, os.W_OK):
+        raise SmartframesError(f"{folder}: not writable")
+
+
 def _dataset_items(args, positional, with_classes: bool = False):
     """The items of the dataset the arguments name or, ``with_classes``, ``(items, classes)``: its
     classes in the official order of ``--format`` (sorted labels for a folder or CSV). Reports listed
@@ -149,6 +179,7 @@ def cmd_train(args) -> int:
                       gamma_target=0.0 if args.gamma_as_printed else defaults.gamma_target)
     sel = SelectorConfig(pairs=not args.no_pairs, use_sfs=not args.gs_only, use_gs=not args.sfs_only,
                          use_glove=not args.no_glove, gamma_from_frame=not args.gamma_as_printed)
+    _output_folder(args.out)
     train_selector(args.store, args.out, cfg, sel, HeadConfig(hidden=args.head_hidden), oracle_dir=args.oracle_dir,
                    progress=not args.quiet)
     print(f"checkpoint: {args.out}")
@@ -176,6 +207,8 @@ def cmd_select(args) -> int:
         raise SmartframesError("--sheet takes one video; run select once per video for sheets")
     if (args.export is None) != (args.out is None):
         raise SmartframesError("--export and --out go together")
+    (_output_folder if args.export in ("frames", "mmaction") else _output_file)(args.out)
+    _output_file(args.sheet)
     status, selections = 0, []
     quiet = args.json or args.export is not None
     for path, sel in tqdm(_selections(args, videos), total=len(videos), unit="video", desc="select",
@@ -239,6 +272,7 @@ def cmd_evaluate(args) -> int:
 
     if args.expensive_gflops is not None and args.probs_dir is None:
         raise SmartframesError("--expensive-gflops goes with --probs-dir (the checkpoint's own head is counted)")
+    _output_file(args.json)
     report = evaluate(args.store, args.selector, args.budgets, split=args.split, probs_dir=args.probs_dir,
                       expensive_gflops=args.expensive_gflops)
     print(format_table(report))
@@ -259,6 +293,7 @@ def cmd_evaluate(args) -> int:
 def cmd_report(args) -> int:
     from .report import build_report
 
+    _output_file(args.out)
     path = build_report(args.store, args.selector, args.out, args.budgets)
     print(f"report: {path}")
     return 0
@@ -335,6 +370,7 @@ def cmd_bench(args) -> int:
         raise SmartframesError("bench times the expensive backbone too; leave out --no-expensive")
     cfg = BenchConfig(width=args.size[0], height=args.size[1], frames=args.frames, fps=args.fps, n=args.n,
                       repeats=args.repeats, batch_size=args.batch_size, device=args.device, spec=_spec_from_args(args))
+    _output_file(args.json)
     result = run_bench(cfg)
     print(format_bench(result))
     if args.json:
@@ -549,7 +585,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print("smartframes: interrupted; run the same command again to resume", file=sys.stderr)
+        resumable = args.command in ("extract", "demo")
+        print("smartframes: interrupted" + ("; run the same command again to resume" if resumable else ""),
+              file=sys.stderr)
         return 130
     except Exception as e:
         if args.verbose:

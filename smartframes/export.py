@@ -47,14 +47,17 @@ def export_json(selections: list[Selection], out: Path, labels: dict) -> None:
 
 
 def export_csv(selections: list[Selection], out: Path, labels: dict) -> None:
-    """One row per chosen frame: ``path,rank,frame,time,score,label,predicted``."""
+    """One row per chosen frame, in time order: ``path,rank,frame,time,score,label,predicted``;
+    ``rank`` 1 is the frame of the highest score (ties: the earlier frame)."""
     with open(out, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["path", "rank", "frame", "time", "score", "label", "predicted"])
         for sel in selections:
             row = _row(sel, _main_label(labels, sel.path))
-            for rank, (i, t, s) in enumerate(zip(row["indices"], row["times"], row["scores"])):
-                w.writerow([sel.path, rank, i, t, s, row["label"] or "", sel.label])
+            by_score = sorted(range(len(row["indices"])), key=lambda k: (-row["scores"][k], k))
+            rank = {k: r for r, k in enumerate(by_score, start=1)}
+            for k, (i, t, s) in enumerate(zip(row["indices"], row["times"], row["scores"])):
+                w.writerow([sel.path, rank[k], i, t, s, row["label"] or "", sel.label])
 
 
 def export_mmaction(selections: list[Selection], out: Path, labels: dict, classes: list[str], quality: int = 95) -> Path:

@@ -50,12 +50,12 @@ def accuracy_vs_frames(report: dict, out: str | os.PathLike) -> None:
     rows = {(r["method"], r["budget"]): r for r in report["results"]}
     budgets = report["budgets"]
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for method, colour in (("smart", "tab:orange"), ("uniform", "tab:blue"), ("random", "tab:red")):
+    for method, colour, z in (("smart", "tab:orange", 3), ("uniform", "tab:blue", 2), ("random", "tab:red", 2)):
         acc = np.array([100 * rows[(method, n)]["accuracy"] for n in budgets])
-        ax.plot(budgets, acc, "o-", color=colour, label=method if method != "smart" else "SMART")
+        ax.plot(budgets, acc, "o-", color=colour, label=method if method != "smart" else "SMART", zorder=z)
         if method == "random":
             std = np.array([100 * (rows[(method, n)]["accuracy_std"] or 0) for n in budgets])
-            ax.fill_between(budgets, acc - std, acc + std, color=colour, alpha=0.15)
+            ax.fill_between(budgets, np.clip(acc - std, 0, 100), np.clip(acc + std, 0, 100), color=colour, alpha=0.15)
     ax.axhline(100 * rows[("all", None)]["accuracy"], color="gray", ls="--", label="all frames")
     ax.set_xlabel("number of frames n")
     ax.set_ylabel("accuracy (%)")

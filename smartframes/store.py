@@ -288,6 +288,7 @@ class FeatureStore:
         final = self.feature_path(vid)
         tmp = self.features_dir / f".tmp-{vid}-{socket.gethostname()}-{os.getpid()}.safetensors"
         save_file(tensors, str(tmp), metadata={"spec": self.spec.to_json()})
+        share_like_new_files(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
@@ -357,6 +358,22 @@ def _transaction(db: sqlite3.Connection):
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _current_umask()  # read once: setting it to read it is not safe while other threads create files
+
+
+def share_like_new_files(path: Path) -> None:
+    """Give ``path`` the permissions of any file created here (0666 less the umask): safetensors
+    writes its files readable by their owner alone, which hides a shared store or checkpoint from
+    other users and from Ray workers running as someone else."""
+    os.chmod(path, 0o666 & ~UMASK)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -110,6 +110,12 @@ def test_csv_export(selections):
         rows = list(csv.DictReader(fh))
     assert len(rows) == N * len(labels) and set(rows[0]) == {"path", "rank", "frame", "time", "score", "label", "predicted"}
     assert all(r["label"] == labels[r["path"]] for r in rows)
+    for path in labels:
+        mine = [r for r in rows if r["path"] == path]
+        assert [int(r["frame"]) for r in mine] == sorted(int(r["frame"]) for r in mine)  # rows in time order
+        by_rank = sorted(mine, key=lambda r: int(r["rank"]))
+        assert [int(r["rank"]) for r in by_rank] == list(range(1, N + 1))
+        assert [float(r["score"]) for r in by_rank] == sorted((float(r["score"]) for r in mine), reverse=True)
 
 
 def test_mmaction_export(selections):

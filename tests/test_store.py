@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from smartframes.extract import extract_dataset
 from smartframes.features import FeatureSpec
-from smartframes.store import FeatureStore, StoreError
+from smartframes.store import UMASK, FeatureStore, StoreError
 
 from .conftest import SMALL_SPEC_ARGS, small_spec, write_class_folder
 
@@ -41,6 +42,8 @@ def test_extract_then_rerun_skips_finished(tmp_path):
     assert (s2.done, s2.failed, s2.skipped, s2.frames) == (0, 0, 6, 0)  # failed ones wait for --retry-failed
     s3 = extract_dataset(data, tmp_path / "store", small_spec(), retry_failed=True, progress=False)
     assert (s3.done, s3.failed) == (0, 1)
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "store" / "features").iterdir()}
+    assert modes == {0o666 & ~UMASK}  # as any new file here, not owner-only as safetensors leaves them
 
 
 def test_store_refuses_another_spec(tmp_path):

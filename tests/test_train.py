@@ -97,6 +97,9 @@ def test_checkpoint_round_trip(toy):
     assert config["classes"] == ["class0", "class1", "class2"] and config["feature_spec"]["light_resolution"] == 96
     assert {"training", "versions", "validation"} <= set(config)
     assert not list((root / "ckpt").glob("*.pt")) and not list((root / "ckpt").glob("*.pkl"))
+    from smartframes.store import UMASK
+
+    assert {(root / "ckpt" / f).stat().st_mode & 0o777 for f in ("config.json", "model.safetensors")} == {0o666 & ~UMASK}
 
 
 def test_checkpoint_with_other_features_is_refused(toy):

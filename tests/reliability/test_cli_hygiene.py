@@ -80,6 +80,14 @@ CASES = [  # (argv with {r} for the fixture root, text the one line must contain
     (["extract", "{r}/data", "--store", "{r}/s", "--engine", "spark"], "invalid choice: 'spark'"),
     (["extract", "{r}/data", "--store", "{r}/s", "--light-precision", "int8"], "invalid choice: 'int8'"),
     (["extract", "{r}/data", "--store", "{r}/s2", "--light-precision", "float16"], "float16 precision needs --device cuda"),
+    # outputs that cannot be written are refused before the work, not after it
+    (["evaluate", "--store", "{r}/store", "--selector", "{r}/ckpt", "--json", "{r}/notastore"], "is a folder; give a file name"),
+    (["report", "--store", "{r}/store", "--selector", "{r}/ckpt", "--out", "{r}/notastore"], "is a folder; give a file name"),
+    (["select", "{r}/text.mp4", "--selector", "{r}/ckpt", "--export", "csv", "--out", "{r}/notastore"], "is a folder"),
+    (["select", "{r}/text.mp4", "--selector", "{r}/ckpt", "--export", "frames", "--out", "{r}/plain_file"],
+     "plain_file: exists and is not a folder"),
+    (["train", "--store", "{r}/store", "--out", "{r}/plain_file"], "plain_file: exists and is not a folder"),
+    (["bench", "--json", "{r}/plain_file/b.json"], "plain_file: cannot make this folder"),
 ]
 
 
@@ -125,3 +133,16 @@ def test_verbose_shows_the_traceback(files):
     for argv in (["--verbose", "probe", str(files / "text.mp4")], ["probe", str(files / "text.mp4"), "--verbose"]):
         proc = subprocess.run([sys.executable, "-m", "smartframes", *argv], capture_output=True, text=True)
         assert proc.returncode != 0 and "Traceback" in proc.stderr and "VideoError" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, resumable", [(["extract", "d", "--store", "s"], True),
+                                             (["train", "--store", "s", "--out", "c"], False)])
+def test_ctrl_c_promises_a_resume_only_where_there_is_one(argv, resumable, monkeypatch, capsys):
+    from smartframes import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, f"cmd_{argv[0]}", interrupted)
+    assert main(argv) == 130
+    assert ("run the same command again to resume" in capsys.readouterr().err) == resumable
