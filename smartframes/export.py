@@ -41,14 +41,22 @@ def _row(sel: Selection, label: str | None) -> dict:
 
 
 def export_json(selections: list[Selection], out: Path, labels: dict) -> None:
-    """One JSON list: per video its path, chosen frame indices, times, scores, label (when known)
-    and the prediction from the chosen frames."""
-    out.write_text(json.dumps([_row(s, _main_label(labels, s.path)) for s in selections], indent=1))
+    """One JSON list: per video its path, chosen frame indices, times, scores, label (when known;
+    ``labels`` lists every label of a multi-label video, main label first) and the prediction
+    from the chosen frames."""
+    rows = []
+    for sel in selections:
+        row = _row(sel, _main_label(labels, sel.path))
+        if len(_names(labels.get(sel.path))) > 1:
+            row["labels"] = list(_names(labels[sel.path]))
+        rows.append(row)
+    out.write_text(json.dumps(rows, indent=1))
 
 
 def export_csv(selections: list[Selection], out: Path, labels: dict) -> None:
     """One row per chosen frame, in time order: ``path,rank,frame,time,score,label,predicted``;
-    ``rank`` 1 is the frame of the highest score (ties: the earlier frame)."""
+    ``rank`` 1 is the frame of the highest score (ties: the earlier frame); ``label`` joins the
+    labels of a multi-label video with ``|``, main label first."""
     with open(out, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["path", "rank", "frame", "time", "score", "label", "predicted"])
@@ -57,7 +65,7 @@ def export_csv(selections: list[Selection], out: Path, labels: dict) -> None:
             by_score = sorted(range(len(row["indices"])), key=lambda k: (-row["scores"][k], k))
             rank = {k: r for r, k in enumerate(by_score, start=1)}
             for k, (i, t, s) in enumerate(zip(row["indices"], row["times"], row["scores"])):
-                w.writerow([sel.path, rank[k], i, t, s, row["label"] or "", sel.label])
+                w.writerow([sel.path, rank[k], i, t, s, "|".join(_names(labels.get(sel.path))), sel.label])
 
 
 def export_mmaction(selections: list[Selection], out: Path, labels: dict, classes: list[str], quality: int = 95) -> Path:

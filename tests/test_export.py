@@ -226,6 +226,15 @@ def test_mmaction_label_outside_the_classes(clips, tmp_path):
         export([_selection(clips[0], [1])], "mmaction", tmp_path / "file", classes=["a", "b"])
 
 
+def test_json_and_csv_carry_every_label_of_a_multi_label_video(clips, tmp_path):
+    selections = [_selection(clips[0], [2, 9]), _selection(clips[2], [4])]
+    labels = {str(clips[0]): ("b", "a"), str(clips[2]): "a"}
+    rows = json.loads(export(selections, "json", tmp_path / "s.json", labels=labels).read_text())
+    assert [(r["label"], r.get("labels")) for r in rows] == [("b", ["b", "a"]), ("a", None)]
+    with open(export(selections, "csv", tmp_path / "s.csv", labels=labels), newline="") as fh:
+        assert [r["label"] for r in csv.DictReader(fh)] == ["b|a", "b|a", "a"]
+
+
 @pytest.mark.parametrize("fmt, image_dir", [("frames", "clip"), ("mmaction", "rawframes/clip")])
 def test_a_second_export_leaves_no_stale_images(clips, tmp_path, fmt, image_dir):
     export([_selection(clips[0], [3, 8, 15, 21])], fmt, tmp_path / "out")
