@@ -23,7 +23,7 @@ from .candidates import candidate_indices
 from .checkpoint import Checkpoint
 from .classifier import ExpensiveHead, HeadConfig
 from .features import BATCH_SIZE, FeatureExtractor, FeatureSpec, check_device, precision
-from .selector import SelectorConfig, SmartSelector, pair_partners
+from .selector import SelectorConfig, SmartSelector, inference_partners
 from .serving import Selector
 from .video import decode, read_frames, write_video
 
@@ -115,7 +115,7 @@ def run_bench(cfg: BenchConfig = BenchConfig(), log=print) -> dict:
         T = cfg.selector_candidates
         x = torch.randn(1, T, spec.light_dim, device=selector.device)
         mask = torch.ones(1, T, dtype=torch.bool, device=selector.device)
-        partners = pair_partners(torch.tensor([T]), T, torch.Generator().manual_seed(0)).to(selector.device)
+        partners = inference_partners(torch.tensor([T]), T).to(selector.device)
         with torch.inference_mode(), precision(spec.light_precision, selector.device):
             times = _seconds(lambda: ckpt.selector(x, mask, partners), max(50, 20 * r))
         result["selector"] = {"candidates": T, "median_ms": 1e3 * statistics.median(times), "best_ms": 1e3 * min(times)}

@@ -34,7 +34,7 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .errors import SmartframesError
 from .candidates import candidate_indices
 from .features import FeatureSpec, precision
-from .selector import pair_partners, top_n
+from .selector import inference_partners, top_n
 from .store import FeatureStore
 from .train import load_frame_probabilities, load_videos, score_videos, video_prediction
 
@@ -160,7 +160,7 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
     for T in sorted(lengths):
         x = torch.zeros(1, T, spec.light_dim)
         mask = torch.ones(1, T, dtype=torch.bool)
-        partners = pair_partners(torch.tensor([T]), T, torch.Generator().manual_seed(0))
+        partners = inference_partners(torch.tensor([T]), T)
         sel_flops[T] = count_flops(scoring, x, mask, partners) / 1e9
         with torch.inference_mode(), precision(spec.light_precision, "cpu"):
             sel_ms[T] = _time_ms(lambda: scoring(x, mask, partners))

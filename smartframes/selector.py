@@ -63,6 +63,15 @@ def pair_partners(lengths: torch.Tensor, T: int, generator: torch.Generator | No
     return torch.where(after > 0, r, i)
 
 
+def inference_partners(lengths: torch.Tensor, T: int, seed: int = 0) -> torch.Tensor:
+    """The partners serving uses: each video's own :func:`pair_partners` draw with ``seed``, as if
+    it were alone, so that batching and padding change no score. lengths (B,) -> int64 (B, T),
+    padded positions pointing at themselves."""
+    return torch.stack([
+        torch.cat([pair_partners(torch.tensor([n]), n, torch.Generator().manual_seed(seed))[0], torch.arange(n, T)])
+        for n in lengths.tolist()])
+
+
 def relate(linear: nn.Linear, local: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
     """``linear([local_t : context])`` for every t without building the concatenation: the
     context's half of the product is one number per video. local (B, T, z), context (B, z) -> (B, T)."""
@@ -122,10 +131,9 @@ class GlobalSelector(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor, partners: torch.Tensor | None = None) -> GlobalOutput:
         """x (B, T, D), mask (B, T), partners (B, T) -> gamma (B, T) and class logits (B, C).
 
-        Without ``partners``, they are drawn as at inference: ``pair_partners`` with seed 0."""
+        Without ``partners``, they are drawn as at inference (:func:`inference_partners`, seed 0)."""
         if self.cfg.pairs and partners is None:
-            lengths = mask.sum(1).cpu()
-            partners = pair_partners(lengths, x.shape[1], torch.Generator().manual_seed(0)).to(x.device)
+            partners = inference_partners(mask.sum(1).cpu(), x.shape[1]).to(x.device)
         m = mask.float()  # (B, T)
         Z = self.pairs_input(x, partners) * m.unsqueeze(-1)  # (B, T, z)
 

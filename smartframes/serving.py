@@ -12,7 +12,7 @@ import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .features import BATCH_SIZE, FeatureExtractor, precision
-from .selector import pair_partners, top_n
+from .selector import inference_partners, top_n
 from .video import VideoError, decode, worth_seeking
 
 
@@ -62,7 +62,7 @@ class Selector:
         """Scores of one video's light features (T, D) -> (score, delta, gamma), each (T,)."""
         x = torch.as_tensor(light, dtype=torch.float32, device=self.device)[None]  # (1, T, D)
         mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=self.device)
-        partners = pair_partners(torch.tensor([x.shape[1]]), x.shape[1], torch.Generator().manual_seed(seed))
+        partners = inference_partners(torch.tensor([x.shape[1]]), x.shape[1], seed)
         with precision(self.ckpt.spec.light_precision, self.device):
             score, delta, gs = self.selector(x, mask, partners.to(self.device))
         return tuple(t[0].float().cpu().numpy() for t in (score, delta, gs.gamma))

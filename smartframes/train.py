@@ -21,7 +21,7 @@ from . import __version__
 from .checkpoint import Checkpoint, save_checkpoint
 from .classifier import HeadConfig, cross_fit_oracle, train_head
 from .errors import SmartframesError
-from .selector import SelectorConfig, SmartSelector, pair_partners, top_n
+from .selector import SelectorConfig, SmartSelector, inference_partners, pair_partners, top_n
 from .features import precision
 from .store import FeatureStore
 
@@ -135,10 +135,7 @@ def score_videos(selector: SmartSelector, videos: list[VideoData], seed: int = 0
     for start in range(0, len(videos), batch_size):
         chunk = videos[start : start + batch_size]
         x, mask, lengths, _, _ = collate(chunk)
-        T = x.shape[1]
-        partners = torch.stack([  # (B, T); padded positions point at themselves
-            torch.cat([pair_partners(torch.tensor([n]), n, torch.Generator().manual_seed(seed))[0], torch.arange(n, T)])
-            for n in lengths.tolist()])
+        partners = inference_partners(lengths, x.shape[1], seed)  # (B, T)
         with precision(precision_name, "cpu"):
             score, delta, gs = selector(x, mask, partners)
         for b, v in enumerate(chunk):

@@ -116,8 +116,10 @@ def test_default_partners_are_the_inference_draw():
     torch.manual_seed(2)
     model = SmartSelector(CFG).eval()
     x, mask = torch.randn(2, 7, 6), torch.arange(7)[None] < torch.tensor([[4], [7]])
-    drawn = pair_partners(torch.tensor([4, 7]), 7, torch.Generator().manual_seed(0))
+    alone = [pair_partners(torch.tensor([n]), n, torch.Generator().manual_seed(0))[0] for n in (4, 7)]
+    drawn = torch.stack([torch.cat([alone[0], torch.arange(4, 7)]), alone[1]])  # each video's own draw, as serving
     torch.testing.assert_close(model(x, mask)[0], model(x, mask, drawn)[0])
+    torch.testing.assert_close(model(x, mask)[0][0, :4], model(x[:1, :4], mask[:1, :4])[0][0], atol=1e-6, rtol=1e-6)
 
 
 @settings(max_examples=50, deadline=None)
