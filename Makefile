@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: setup
 	$(BIN)/smartframes demo
 
+# The whole suite, slow tests included, with the 15 slowest listed; the quick loop while working is
+# $(BIN)/python -m pytest -m "not slow".
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: setup
 	$(BIN)/smartframes bench

@@ -26,7 +26,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-from importlib import metadata
 import csv
 import json
 import os
@@ -35,17 +34,19 @@ import statistics
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from smartframes import video
-from smartframes.bench import synthetic_frames
-from smartframes.backbones import BACKBONES, centre_crop, to_input
 from smartframes.candidates import candidate_indices
-from smartframes.features import FeatureExtractor, FeatureSpec
+from smartframes.cli.bench import synthetic_frames
+from smartframes.features.backbones import centre_crop, to_input
+from smartframes.features.extractor import FeatureExtractor
+from smartframes.io import video
+from smartframes.spec import BACKBONES, FeatureSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLIPS_DIR = REPO_ROOT.parent / "shared" / "data" / "real-clips"
@@ -271,7 +272,7 @@ def bench_expensive(path: Path, resolutions: list[int], count: int, batch_size: 
 def bench_end_to_end(path: Path, batch_size: int, repeats: int) -> dict:
     """``extract`` frames/s with the default spec (decode + light + expensive), after a warm-up batch."""
     ex = FeatureExtractor(FeatureSpec(), batch_size=batch_size)
-    ex.run_batch(video.decode(path, range(batch_size), ex.spec.decode_sizes, allow_partial=True).frames)
+    ex.run_batch(next(iter(ex.batches(path))))  # warm-up: one batch through both backbones
     seconds, features = timings(lambda: ex.extract(path), repeats)
     return {"spec": json.loads(ex.spec.to_json()), **rates(len(features.indices), seconds)}
 

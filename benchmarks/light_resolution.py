@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from smartframes.backbones import BACKBONES
-from smartframes.evaluate import count_flops, evaluate
-from smartframes.features import FeatureExtractor, FeatureSpec, VideoFeatures
-from smartframes.store import FeatureStore
-from smartframes.train import TrainConfig, train_selector
-from smartframes.video import decode, probe
+from smartframes.evaluation.cost import count_flops
+from smartframes.evaluation.evaluate import evaluate
+from smartframes.features.extractor import FeatureExtractor
+from smartframes.features.store import FeatureStore, VideoFeatures
+from smartframes.io.video import decode, probe
+from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.spec import BACKBONES, FeatureSpec
 
 
 def light_stores(source: FeatureStore, out: Path, resolutions: list[int]) -> dict[int, Path]:
@@ -49,7 +50,7 @@ def light_stores(source: FeatureStore, out: Path, resolutions: list[int]) -> dic
         for (r, store), frames in zip(stores.items(), decoded.frames):
             visual, glove = extractors[r].light_features(frames)
             store.put(rec.id, VideoFeatures(visual, glove, arrays["expensive"], arrays["indices"], arrays["times"],
-                                            info, 0), 0.0)
+                                            info, 0, rec.seek), 0.0)
     if todo:
         print(f"light features of {len(todo)} videos at {resolutions} in {time.perf_counter() - began:.1f} s")
     for store in stores.values():
@@ -93,7 +94,7 @@ def main() -> None:
         accs, cost, everything = [], None, None
         for seed in seeds:
             ckpt, _ = train_selector(stores[r], None, TrainConfig(seed=seed), progress=False, log=lambda m: None)
-            report = evaluate(stores[r], None, budgets, ckpt=ckpt, log=lambda m: None)
+            report = evaluate(stores[r], None, budgets, ckpt=ckpt).to_dict()
             res = {(x["method"], x["budget"]): x for x in report["results"]}
             accs.append([res[("smart", n)]["accuracy"] for n in budgets])
             cost = [res[("smart", n)]["gflops_per_video"] for n in budgets]

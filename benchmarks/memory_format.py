@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from smartframes.backbones import load_backbone
-from smartframes.features import BATCH_SIZE
+from smartframes.features.backbones import load_backbone
+from smartframes.features.extractor import BATCH_SIZE
 
 CASES = [("efficientnet_lite0", 160), ("efficientnet_lite2", 260)]
 

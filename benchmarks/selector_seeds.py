@@ -16,8 +16,8 @@ import argparse
 
 import numpy as np
 
-from smartframes.evaluate import evaluate
-from smartframes.train import TrainConfig, train_selector
+from smartframes.evaluation.evaluate import evaluate
+from smartframes.selection.train import TrainConfig, train_selector
 
 METHODS = ("smart", "sfs", "gs")
 
@@ -34,7 +34,7 @@ def main() -> None:
     print(f"{'seed':<6}{'method':<8}" + "".join(f"{'n=' + str(n):>8}" for n in budgets))
     for seed in seeds:
         ckpt, _ = train_selector(args.store, None, TrainConfig(seed=seed), progress=False, log=lambda m: None)
-        report = evaluate(args.store, None, budgets, ckpt=ckpt, log=lambda m: None)
+        report = evaluate(args.store, None, budgets, ckpt=ckpt).to_dict()
         rows = {(r["method"], r["budget"]): r["accuracy"] for r in report["results"]}
         for m in METHODS:
             accuracy[m].append([100 * rows[(m, n)] for n in budgets])

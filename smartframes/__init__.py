@@ -1,42 +1,56 @@
-"""smartframes: SMART frame selection for action recognition.
+"""smartframes: SMART frame selection. Score every frame of a video cheaply, choose the best n
+jointly, and pass only those on to an expensive model.
 
-The public API is re-exported here and imported on first use, so that ``import smartframes.video``
-(the decoding worker, ``smartframes probe``) does not pay for importing torch.
+The whole API in one place::
+
+    import smartframes
+    selector = smartframes.load_selector("selector/")          # a checkpoint from train_selector
+    selection = selector.select("clip.mp4", n=8)                 # frames, scores, prediction
+    for path, sel in smartframes.select_videos(paths, "selector/", n=8, engine="local"):
+        ...
+
+and for a labelled dataset: :func:`extract_dataset` -> :func:`train_selector` -> :func:`evaluate`.
+The data flows through the sub-packages in this order: ``io`` (decoding) -> ``data`` (datasets)
+-> ``features`` (light and expensive features, the store) -> ``selection`` (the SMART networks,
+frame-choosing methods, training, serving, exports) -> ``evaluation`` -> ``scale`` (whole
+datasets, Ray) -> ``cli``.
 """
 
-from importlib import import_module
+from .candidates import CandidateRule, candidate_indices
+from .data.dataset import DatasetError, DatasetItem, load_dataset
+from .data.formats import FORMATS, FormatResult, load_format, load_source
+from .data.synth import SynthConfig, synthesize
+from .device import default_device
+from .errors import SmartframesError
+from .evaluation.ablation import Ablation, ablation
+from .evaluation.evaluate import Evaluation, MethodResult, evaluate
+from .evaluation.metrics import average_precision, mean_average_precision
+from .evaluation.report import build_report
+from .features.backbones import EfficientNetLite, load_backbone
+from .features.extractor import FeatureExtractor
+from .features.store import FeatureStore, StoreError, VideoFeatures
+from .io.video import Limits, VideoError, VideoInfo, decode, probe, read_frames, write_video
+from .scale.extract import ExtractSummary, extract_dataset
+from .scale.select import select_videos
+from .selection.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .selection.export import EXPORT_FORMATS, export_selections
+from .selection.head import HeadConfig
+from .selection.methods import METHODS, choose, top_n
+from .selection.networks import SelectorConfig, SmartSelector
+from .selection.serving import Selection, Selector, load_selector
+from .selection.train import TrainConfig, train_selector
+from .spec import BACKBONES, BackboneSpec, ConfigError, FeatureSpec
+from .version import __version__
 
-__version__ = "0.1.0"
-
-_EXPORTS = {
-    "backbones": ["BACKBONES", "BackboneSpec", "EfficientNetLite", "load_backbone"],
-    "candidates": ["candidate_indices"],
-    "checkpoint": ["CheckpointError", "load_checkpoint"],
-    "dataset": ["DatasetError", "DatasetItem", "load_dataset"],
-    "errors": ["SmartframesError"],
-    "extract": ["ExtractSummary", "extract_dataset"],
-    "export": ["EXPORT_FORMATS", "export"],
-    "formats": ["FORMATS", "FormatResult", "load_format"],
-    "features": ["FeatureExtractor", "FeatureSpec", "VideoFeatures"],
-    "selector": ["SelectorConfig", "SmartSelector", "top_n"],
-    "serving": ["Selection", "Selector", "load_selector"],
-    "store": ["FeatureStore", "StoreError"],
-    "synth": ["SynthConfig", "synthesize"],
-    "train": ["TrainConfig", "train_selector"],
-    "video": ["VideoError", "VideoInfo", "decode", "probe", "read_frames", "write_video"],
-}
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str):
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'smartframes' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__ = [
+    "BACKBONES", "EXPORT_FORMATS", "FORMATS", "METHODS",
+    "Ablation", "BackboneSpec", "CandidateRule", "Checkpoint", "CheckpointError", "ConfigError", "DatasetError", "DatasetItem",
+    "EfficientNetLite", "Evaluation", "ExtractSummary", "FeatureExtractor", "FeatureSpec", "FeatureStore",
+    "FormatResult", "HeadConfig", "Limits", "MethodResult", "Selection", "Selector", "SelectorConfig",
+    "SmartSelector", "SmartframesError", "StoreError", "SynthConfig", "TrainConfig", "VideoError", "VideoFeatures",
+    "VideoInfo",
+    "ablation", "average_precision", "build_report", "candidate_indices", "choose", "decode", "default_device",
+    "evaluate", "export_selections", "extract_dataset", "load_backbone", "load_checkpoint", "load_dataset",
+    "load_format", "load_selector", "load_source", "mean_average_precision", "probe", "read_frames",
+    "save_checkpoint", "select_videos", "synthesize", "top_n", "train_selector", "write_video",
+]

@@ -7,9 +7,10 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from smartframes.backbones import BACKBONES, EfficientNetLite, centre_crop, load_backbone, to_input, _state_dict
-from smartframes.video import write_video, read_frames
-from smartframes.words import class_vectors, imagenet_class_names, name_words, word_vector
+from smartframes.spec import BACKBONES
+from smartframes.features.backbones import EfficientNetLite, _state_dict, centre_crop, load_backbone, to_input
+from smartframes.io.video import read_frames, write_video
+from smartframes.features.words import class_vectors, imagenet_class_names, name_words, word_vector
 
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat"}
 CUP_CLASSES = {"cup", "espresso", "coffee mug"}
@@ -37,6 +38,13 @@ def test_photos_are_classified(name, tmp_path):
     assert CUP_CLASSES & {classes[i] for i in coffee.topk(5).indices.tolist()}
 
 
+# The models as published: blocks (the Lite models scale the depth of all but the first and last
+# stage), the last stage's width (320 times the width multiplier), float32 checkpoint sizes (timm's
+# model.safetensors on Hugging Face) and parameters (timm: 4.65 M and 6.09 M).
+PUBLISHED = {"efficientnet_lite0": dict(blocks=16, last_stage=320, file_mb=18.8, params_m=4.65),
+             "efficientnet_lite2": dict(blocks=21, last_stage=352, file_mb=24.6, params_m=6.09)}
+
+
 @pytest.mark.parametrize("name", list(BACKBONES))
 def test_strict_load_and_interface(name):
     spec = BACKBONES[name]
@@ -48,12 +56,29 @@ def test_strict_load_and_interface(name):
         feats = model.forward_features(x)
         logits = model.forward_head(feats)
     assert feats.shape == (2, spec.embed_dim) and logits.shape == (2, 1000)
-    assert spec.mean == (0.5, 0.5, 0.5) and spec.std == (0.5, 0.5, 0.5)
 
 
-def test_parameter_counts_match_the_published_models():
-    counts = {n: sum(p.numel() for p in EfficientNetLite(s).parameters()) for n, s in BACKBONES.items()}
-    assert counts == {"efficientnet_lite0": 4_652_008, "efficientnet_lite2": 6_092_072}
+@pytest.mark.parametrize("name", list(BACKBONES))
+def test_the_checkpoints_are_the_published_models(name):
+    state, published = _state_dict(name), PUBLISHED[name]
+    assert tuple(state["_conv_stem.weight"].shape) == (32, 3, 3, 3)
+    assert tuple(state["_conv_head.weight"].shape) == (BACKBONES[name].embed_dim, published["last_stage"], 1, 1)
+    assert tuple(state["_fc.weight"].shape) == (1000, 1280)
+    assert len({key.split(".")[1] for key in state if key.startswith("_blocks.")}) == published["blocks"]
+    assert round(4 * sum(t.numel() for t in state.values()) / 1e6, 1) == published["file_mb"]
+    learned = sum(t.numel() for k, t in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    model = sum(p.numel() for p in EfficientNetLite(BACKBONES[name]).parameters())
+    assert model == learned and round(model / 1e6, 2) == published["params_m"]
+
+
+@pytest.mark.parametrize("name", list(BACKBONES))
+def test_inputs_are_scaled_as_tensorflow_lite_scales_them(name):
+    """TF's EfficientNet-Lite preprocessing: (x - 127) / 128 on 0..255 RGB."""
+    pixels = np.array([0, 64, 127, 200, 255], np.uint8)
+    images = np.broadcast_to(pixels[:, None, None, None], (5, 8, 8, 3)).copy()
+    x = to_input(images, BACKBONES[name])
+    assert tuple(x.shape) == (5, 3, 8, 8)
+    np.testing.assert_allclose(x[:, :, 0, 0].numpy(), np.repeat(((pixels - 127.0) / 128)[:, None], 3, 1), atol=0.01)
 
 
 def test_class_names_come_from_the_package():

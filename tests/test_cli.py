@@ -7,19 +7,18 @@ import sys
 
 import pytest
 
-from smartframes.cli import main
-from smartframes.store import FeatureStore
-
-from .conftest import SMALL_SPEC_ARGS, real_clip_rows, write_class_folder
+from smartframes.cli.main import main
+from smartframes.features.store import FeatureStore
 
 
-def test_extract_real_clips(real_clips, tmp_path, capsys):
+@pytest.mark.slow
+def test_extract_real_clips(real_clips, real_clip_labels, tmp_path, capsys):
     store_dir = tmp_path / "store"
     code = main(["extract", str(real_clips / "labels.csv"), "--store", str(store_dir), "--quiet",
                  "--max-candidates", "4"])
     out = capsys.readouterr().out
     assert code == 0, out
-    rows = real_clip_rows()
+    rows = real_clip_labels
     with FeatureStore.open(store_dir) as store:
         records = store.records()
         assert len(records) == len(rows)
@@ -46,9 +45,9 @@ def test_python_m_entry_point():
         (["extract", "{tmp}/data", "--store", "{tmp}/data/red/0.mp4"], "0.mp4"),
     ],
 )
-def test_errors_are_one_line(tmp_path, argv, message):
+def test_errors_are_one_line(tmp_path, argv, message, write_class_folder, small_spec_args):
     write_class_folder(tmp_path / "data", classes=("red",), per_class=1)
-    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv] + (SMALL_SPEC_ARGS if argv[0] == "extract" and "--every" not in argv else [])
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv] + (list(small_spec_args) if argv[0] == "extract" and "--every" not in argv else [])
     proc = subprocess.run([sys.executable, "-m", "smartframes", *argv], capture_output=True, text=True)
     assert proc.returncode != 0
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
@@ -56,10 +55,10 @@ def test_errors_are_one_line(tmp_path, argv, message):
     assert message in lines[0]
 
 
-def test_extract_with_only_bad_videos_exits_non_zero(tmp_path):
+def test_extract_with_only_bad_videos_exits_non_zero(tmp_path, small_spec_args):
     (tmp_path / "data" / "x").mkdir(parents=True)
     (tmp_path / "data" / "x" / "a.mp4").write_text("no")
     proc = subprocess.run([sys.executable, "-m", "smartframes", "extract", str(tmp_path / "data"), "--store",
-                           str(tmp_path / "s"), "--quiet", *SMALL_SPEC_ARGS], capture_output=True, text=True)
+                           str(tmp_path / "s"), "--quiet", *small_spec_args], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "0 extracted, 1 failed" in proc.stdout and "no video could be processed" in proc.stderr

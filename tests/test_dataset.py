@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smartframes.dataset import DatasetError, DatasetItem, assign_splits, carve_val, load_dataset
+from smartframes.data.dataset import DatasetError, DatasetItem, assign_splits, carve_val, load_dataset
 
 
 def _touch(root, names):

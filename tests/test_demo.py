@@ -4,33 +4,46 @@ from __future__ import annotations
 
 import json
 
-from smartframes.demo import run_demo
-from smartframes.synth import SynthConfig
+import pytest
+
+from smartframes.cli.demo import run_demo
+from smartframes.data.synth import SynthConfig
 
 TINY = SynthConfig(classes=4, per_class=8, frames=10, size=64)
 
+pytestmark = pytest.mark.slow
 
-def test_demo_writes_everything_and_reuses_it(tmp_path, capsys):
-    first = run_demo(tmp_path, progress=False, benchmark=TINY)
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """One full demo run: its folder and what it returned."""
+    out = tmp_path_factory.mktemp("demo")
+    return out, run_demo(out, progress=False, benchmark=TINY)
+
+
+def test_demo_writes_everything(demo):
+    out, first = demo
     assert first["extract"].done == 32 and first["extract"].failed == 0
     for name in ("selected.png", "results.json", "report.html", "selector/config.json", "selector/model.safetensors"):
-        assert (tmp_path / name).is_file(), name
+        assert (out / name).is_file(), name
     assert {"accuracy_vs_frames.png", "score_by_class.png", "sfs_vs_gs.png"} <= {
-        p.name for p in (tmp_path / "report_figures").glob("*.png")}
-    results = json.loads((tmp_path / "results.json").read_text())
+        p.name for p in (out / "report_figures").glob("*.png")}
+    results = json.loads((out / "results.json").read_text())
     methods = {r["method"] for r in results["results"]}
     assert methods == {"smart", "sfs", "gs", "uniform", "random", "all", "oracle"}
     assert all(r["selection_precision"] is not None for r in results["results"])  # ground truth found
     assert len(results["ablation"]["rows"]) == 8
-    capsys.readouterr()
 
-    second = run_demo(tmp_path, progress=False, benchmark=TINY)
-    out = capsys.readouterr().out
-    assert "benchmark: reusing" in out and "selector: reusing" in out and "ablation: reusing" in out
+
+def test_a_second_run_reuses_everything(demo, capsys):
+    out, first = demo
+    second = run_demo(out, progress=False, benchmark=TINY)
+    printed = capsys.readouterr().out
+    assert "benchmark: reusing" in printed and "selector: reusing" in printed and "ablation: reusing" in printed
     assert second["extract"].done == 0 and second["extract"].skipped == 32
     assert _without_timings(second) == _without_timings(first)
 
 
 def _without_timings(run: dict) -> list[dict]:
     """The results less the measured milliseconds, which differ from run to run."""
-    return [{k: v for k, v in r.items() if k != "ms_per_video"} for r in run["report"]["results"]]
+    return [{k: v for k, v in r.items() if k != "ms_per_video"} for r in run["report"].to_dict()["results"]]

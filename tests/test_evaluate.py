@@ -11,11 +11,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smartframes.cli import main
-from smartframes.evaluate import METHODS, choose, count_flops, evaluate, format_table, random_frames, uniform_frames
-from smartframes.train import TrainConfig, train_selector
-
-from .test_train import make_toy_store
+from smartframes.cli.main import main
+from smartframes.errors import SmartframesError
+from smartframes.evaluation.cost import count_flops
+from smartframes.evaluation.evaluate import evaluate, format_table
+from smartframes.selection.methods import METHODS, choose, random_frames, uniform_frames
+from smartframes.selection.train import TrainConfig, train_selector
 
 
 def test_flop_counter_agrees_with_a_hand_count():
@@ -41,7 +42,7 @@ def test_baseline_choices():
 
 
 @pytest.fixture(scope="module")
-def toy_eval(tmp_path_factory):
+def toy_eval(tmp_path_factory, make_toy_store):
     root = tmp_path_factory.mktemp("toy_eval")
     make_toy_store(root)
     train_selector(root / "store", root / "ckpt", TrainConfig(epochs=10), progress=False, log=lambda m: None)
@@ -49,7 +50,8 @@ def toy_eval(tmp_path_factory):
 
 
 def test_budget_at_least_candidates_equals_all(toy_eval):
-    report = evaluate(toy_eval / "store", toy_eval / "ckpt", budgets=(4, 20, 50))
+    evaluation = evaluate(toy_eval / "store", toy_eval / "ckpt", budgets=(4, 20, 50))
+    report = evaluation.to_dict()
     rows = {(r["method"], r["budget"]): r for r in report["results"]}
     everything = rows[("all", None)]["accuracy"]
     for method in METHODS:
@@ -58,7 +60,7 @@ def test_budget_at_least_candidates_equals_all(toy_eval):
             assert rows[(method, 50)]["videos_below_budget"] == report["videos"]
     assert rows[("smart", 4)]["accuracy"] > rows[("uniform", 4)]["accuracy"]
     assert rows[("smart", 4)]["gflops_per_video"] < rows[("all", None)]["gflops_per_video"]
-    table = format_table(report)
+    table = format_table(evaluation)
     assert "SMART" in table and "All frames" in table and "n=4" not in table
 
 
@@ -81,7 +83,7 @@ def test_report_renders_in_headless_chromium(toy_eval, tmp_path):
     import shutil
     import subprocess
 
-    from smartframes.report import build_report
+    from smartframes.evaluation.report import build_report
 
     page = build_report(toy_eval / "store", toy_eval / "ckpt", tmp_path / "r.html", budgets=(2, 4)).read_text()
     assert page.count("data:image/png;base64,") >= 3 and "http" not in page.replace("http-equiv", "")
@@ -97,12 +99,14 @@ def test_report_renders_in_headless_chromium(toy_eval, tmp_path):
     assert pixels.std() > 10 and (pixels < 128).mean() > 0.01  # text and figures, not a blank page
 
 
+@pytest.mark.slow
 def test_ablation_rows(toy_eval):
-    from smartframes.evaluate import ablation, format_ablation
+    from smartframes.evaluation.ablation import ablation, format_ablation
 
     trained = []
     ours, _ = train_selector(toy_eval / "store", None, TrainConfig(epochs=3), progress=False, log=lambda m: None)
-    table = ablation(toy_eval / "store", 4, TrainConfig(epochs=3), default=ours, log=trained.append)
+    ablated = ablation(toy_eval / "store", 4, TrainConfig(epochs=3), default=ours, log=trained.append)
+    table = ablated.to_dict()
     assert "ablation: training SMART 2-frame input" not in trained and "ablation: training SFS + GS" in trained
     assert [r["row"] for r in table["rows"]] == ["VF", "VF + GloVe", "SFS only", "GS only", "SFS + GS",
                                                  "SMART 2-frame input", "SMART 2-frame input", "GS only"]
@@ -115,11 +119,11 @@ def test_ablation_rows(toy_eval):
     assert cost[("Input features", "VF")] < cost[("Input features", "VF + GloVe")]  # no ImageNet head without GloVe
     assert len({r["section"] for r in table["rows"]}) == 4
     assert all(0 <= r["accuracy"] <= 1 and r["gflops_per_video"] > 0 for r in table["rows"])
-    assert "Input features" in format_ablation(table) and "SMART 2-frame input" in format_ablation(table)
+    assert "Input features" in format_ablation(ablated) and "SMART 2-frame input" in format_ablation(ablated)
 
 
 def test_average_precision_by_hand():
-    from smartframes.evaluate import average_precision, mean_average_precision
+    from smartframes.evaluation.metrics import average_precision, mean_average_precision
 
     assert average_precision([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 0]) == pytest.approx((1 + 2 / 3) / 2)
     assert average_precision([0.1, 0.9], [1, 0]) == pytest.approx(0.5)
@@ -129,7 +133,7 @@ def test_average_precision_by_hand():
 
 
 def test_average_precision_takes_tied_scores_together():
-    from smartframes.evaluate import average_precision
+    from smartframes.evaluation.metrics import average_precision
 
     assert average_precision([1.0, 1.0], [1, 0]) == average_precision([1.0, 1.0], [0, 1]) == pytest.approx(0.5)
     # one threshold at 0.9 (2 videos, 1 positive), then 0.5 (4 videos, 2 positives)
@@ -139,7 +143,7 @@ def test_average_precision_takes_tied_scores_together():
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=1, max_size=12), st.randoms(use_true_random=False))
 def test_average_precision_does_not_depend_on_the_order_of_videos(rows, rnd):
-    from smartframes.evaluate import average_precision
+    from smartframes.evaluation.metrics import average_precision
 
     scores, positive = [float(s) for s, _ in rows], [p for _, p in rows]
     shuffled = list(zip(scores, positive))
@@ -149,16 +153,48 @@ def test_average_precision_does_not_depend_on_the_order_of_videos(rows, rnd):
     assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b)
 
 
+SCORE_VALUES = st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9, 1.0])  # few values: many ties
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(SCORE_VALUES, st.booleans()), min_size=1, max_size=30).filter(lambda r: any(p for _, p in r)))
+def test_average_precision_is_scikit_learns(rows):
+    from sklearn.metrics import average_precision_score
+
+    from smartframes.evaluation.metrics import average_precision
+
+    scores, positive = [s for s, _ in rows], [p for _, p in rows]
+    assert average_precision(scores, positive) == pytest.approx(average_precision_score(positive, scores), abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 20).flatmap(lambda v: st.tuples(
+    st.lists(st.lists(SCORE_VALUES, min_size=4, max_size=4), min_size=v, max_size=v),
+    st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True), min_size=v, max_size=v))))
+def test_mean_average_precision_is_scikit_learns_mean_over_classes(case):
+    from sklearn.metrics import average_precision_score
+
+    from smartframes.evaluation.metrics import mean_average_precision
+
+    predictions, labels = np.array(case[0]), case[1]
+    positive = np.zeros(predictions.shape, bool)
+    for v, classes in enumerate(labels):
+        positive[v, classes] = True
+    present = [c for c in range(4) if positive[:, c].any()]
+    want = np.mean([average_precision_score(positive[:, c], predictions[:, c]) for c in present])
+    assert mean_average_precision(predictions, labels) == pytest.approx(want, abs=1e-12)
+
+
 def test_accuracy_of_a_multi_label_video_is_hit_at_1():
-    from smartframes.evaluate import hit_at_1
+    from smartframes.evaluation.metrics import hit_at_1
 
     assert hit_at_1(np.array([0.1, 0.7, 0.2]), [0, 1]) and not hit_at_1(np.array([0.1, 0.7, 0.2]), [0, 2])
 
 
 def test_evaluation_scores_each_video_as_serving_does(toy_eval):
-    from smartframes.checkpoint import load_checkpoint
-    from smartframes.store import FeatureStore
-    from smartframes.train import load_videos, score_videos
+    from smartframes.selection.checkpoint import load_checkpoint
+    from smartframes.features.store import FeatureStore
+    from smartframes.selection.scoring import load_videos, score_videos
 
     ckpt = load_checkpoint(toy_eval / "ckpt")
     with FeatureStore.open(toy_eval / "store") as store:
@@ -174,7 +210,7 @@ def test_evaluation_scores_each_video_as_serving_does(toy_eval):
 
 
 def test_evaluate_with_probabilities_from_your_own_model(toy_eval, tmp_path):
-    from smartframes.store import FeatureStore
+    from smartframes.features.store import FeatureStore
 
     probs_dir = tmp_path / "probs"
     probs_dir.mkdir()
@@ -184,13 +220,14 @@ def test_evaluate_with_probabilities_from_your_own_model(toy_eval, tmp_path):
             logits = np.zeros((20, len(classes)))
             logits[:, classes.index(rec.label)] = 2.0  # a model that is always right
             np.save(probs_dir / (Path(rec.path).stem + ".npy"), logits)
-    report = evaluate(toy_eval / "store", toy_eval / "ckpt", budgets=(2,), probs_dir=probs_dir, expensive_gflops=11.5)
+    evaluation = evaluate(toy_eval / "store", toy_eval / "ckpt", budgets=(2,), probs_dir=probs_dir, expensive_gflops=11.5)
+    report = evaluation.to_dict()
     rows = {(r["method"], r["budget"]): r for r in report["results"]}
     assert all(r["accuracy"] == 1.0 and r["map"] == pytest.approx(1.0) for r in report["results"])
     assert rows[("all", None)]["gflops_per_video"] == pytest.approx(20 * 11.5)
     assert rows[("uniform", 2)]["gflops_per_video"] == pytest.approx(2 * 11.5)
-    assert "--expensive-gflops" in format_table(report)
+    assert "--expensive-gflops" in format_table(evaluation)
     missing = sorted(probs_dir.iterdir())[0]
     missing.unlink()
-    with pytest.raises(Exception, match="per-frame probabilities missing"):
+    with pytest.raises(SmartframesError, match=rf"{missing.name}: per-frame probabilities missing for .*{missing.stem}"):
         evaluate(toy_eval / "store", toy_eval / "ckpt", budgets=(2,), probs_dir=probs_dir)

@@ -11,15 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smartframes.checkpoint import load_checkpoint
-from smartframes.cli import main
+from smartframes.selection.checkpoint import load_checkpoint
+from smartframes.cli.main import main
 from smartframes.errors import SmartframesError
-from smartframes.export import export
-from smartframes.serving import Selection
-from smartframes.video import read_frames, write_video
-
-from .conftest import REAL_CLIPS, SMALL_SPEC_ARGS, frame_index, index_frames
-from .test_formats import _ucf101
+from smartframes.selection.export import export_selections
+from smartframes.selection.serving import Selection
+from smartframes.io.video import read_frames, write_video
 
 CLIPS = [  # (file in real-clips/misc, label, split)
     ("abseiling_k400.mp4", "abseiling", "train"), ("flipping_a_pancake.mkv", "flipping pancake", "train"),
@@ -32,10 +29,7 @@ N = 3
 
 
 @pytest.fixture(scope="module")
-def selections(tmp_path_factory):
-    if not (REAL_CLIPS / "labels.csv").is_file():
-        pytest.skip("../shared/data/real-clips is not present (a fresh clone)")
-    real_clips = REAL_CLIPS
+def selections(tmp_path_factory, real_clips, small_spec_args):
     root = tmp_path_factory.mktemp("export")
     labels = root / "labels.csv"
     with open(labels, "w", newline="") as fh:
@@ -43,7 +37,7 @@ def selections(tmp_path_factory):
         w.writerow(["path", "label", "split"])
         for name, label, split in CLIPS:
             w.writerow([str(real_clips / "misc" / name), label, split])
-    assert main(["extract", str(labels), "--store", str(root / "store"), "--quiet", *SMALL_SPEC_ARGS[:4],
+    assert main(["extract", str(labels), "--store", str(root / "store"), "--quiet", *small_spec_args[:4],
                  "--max-candidates", "8"]) == 0
     assert main(["train", "--store", str(root / "store"), "--out", str(root / "ckpt"), "--epochs", "2", "--quiet"]) == 0
     outputs = {"json": root / "sel.json", "csv": root / "sel.csv", "mmaction": root / "mmaction", "frames": root / "frames"}
@@ -95,6 +89,7 @@ def _check_rawframes(out: Path, n: int) -> dict[str, list[dict]]:
     return {Path(v["frame_dir"]).name: by_folder[str(Path(v["frame_dir"]).relative_to(out))] for v in videos}
 
 
+@pytest.mark.slow
 def test_json_export(selections):
     _, outputs, labels = selections
     rows = json.loads(outputs["json"].read_text())
@@ -104,6 +99,7 @@ def test_json_export(selections):
         assert r["label"] == labels[r["path"]] and r["predicted"] and 0 <= r["probability"] <= 1
 
 
+@pytest.mark.slow
 def test_csv_export(selections):
     _, outputs, labels = selections
     with open(outputs["csv"], newline="") as fh:
@@ -118,6 +114,7 @@ def test_csv_export(selections):
         assert [float(r["score"]) for r in by_rank] == sorted((float(r["score"]) for r in mine), reverse=True)
 
 
+@pytest.mark.slow
 def test_mmaction_export(selections):
     _, outputs, labels = selections
     out = outputs["mmaction"]
@@ -137,6 +134,7 @@ def test_mmaction_export(selections):
     assert np.abs(image.astype(int) - read_frames(line["video"], indices=[line["frame"]])[0]).mean() < 8
 
 
+@pytest.mark.slow
 def test_mmaction_export_of_videos_numbers_classes_as_the_checkpoint(selections):
     root, outputs, _ = selections
     classes = load_checkpoint(root / "ckpt").classes
@@ -148,11 +146,12 @@ def test_mmaction_export_of_videos_numbers_classes_as_the_checkpoint(selections)
             assert v["label"] == [classes.index(predicted[Path(v["frame_dir"]).name])]
 
 
-def test_mmaction_export_of_an_official_layout_uses_its_class_order(selections, tmp_path):
+@pytest.mark.slow
+def test_mmaction_export_of_an_official_layout_uses_its_class_order(selections, tmp_path, index_frames, ucf101_tree):
     root, _, _ = selections
     clip = tmp_path / "clip.mp4"
     write_video(clip, index_frames(12), fps=12)
-    _ucf101(tmp_path / "ucf", clip.read_bytes(), classes=("Hammering", "HammerThrow"))
+    ucf101_tree(tmp_path / "ucf", clip.read_bytes(), ("Hammering", "HammerThrow"))
     assert main(["select", "--format", "ucf101", "--root", str(tmp_path / "ucf"), "--subset", "test", "--selector",
                  str(root / "ckpt"), "-n", "2", "--export", "mmaction", "--out", str(tmp_path / "mm")]) == 0
     assert (tmp_path / "mm" / "classes.txt").read_text().splitlines() == ["Hammering", "HammerThrow"]
@@ -162,6 +161,7 @@ def test_mmaction_export_of_an_official_layout_uses_its_class_order(selections, 
                       "v_HammerThrow_g01_c01": [1], "v_HammerThrow_g01_c02": [1]}
 
 
+@pytest.mark.slow
 def test_frames_export(selections):
     _, outputs, labels = selections
     lines = [json.loads(line) for line in (outputs["frames"] / "manifest.jsonl").read_text().splitlines()]
@@ -184,7 +184,7 @@ def _selection(path: Path, indices, label: str = "b", classes=("b", "a")) -> Sel
 
 
 @pytest.fixture
-def clips(tmp_path) -> list[Path]:
+def clips(tmp_path, index_frames) -> list[Path]:
     """Three 30-frame clips whose frame i has grey level 10 + 8 i; two share the stem ``clip``."""
     paths = [tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4", tmp_path / "my clip.mp4"]
     for path in paths:
@@ -193,11 +193,11 @@ def clips(tmp_path) -> list[Path]:
     return paths
 
 
-def test_mmaction_rawframes_layout(clips, tmp_path):
+def test_mmaction_rawframes_layout(clips, tmp_path, frame_index):
     chosen = [[2, 9, 20], [0, 1, 29], [5, 6, 7]]
     selections = [_selection(p, idx) for p, idx in zip(clips, chosen)]
     labels = {str(clips[0]): "a", str(clips[1]): ("b", "a")}  # the third: its prediction, "b"
-    written = export(selections, "mmaction", tmp_path / "out", labels=labels, classes=["a", "b"])
+    written = export_selections(selections, "mmaction", tmp_path / "out", labels=labels, classes=["a", "b"])
     out = tmp_path / "out"
     assert written == out / "annotations.txt"
     assert (out / "classes.txt").read_text() == "a\nb\n"
@@ -213,33 +213,33 @@ def test_mmaction_rawframes_layout(clips, tmp_path):
 
 
 def test_mmaction_default_classes_are_the_selectors(clips, tmp_path):
-    export([_selection(clips[0], [1, 2], label="a", classes=("c", "b", "a"))], "mmaction", tmp_path / "out")
+    export_selections([_selection(clips[0], [1, 2], label="a", classes=("c", "b", "a"))], "mmaction", tmp_path / "out")
     assert (tmp_path / "out" / "classes.txt").read_text() == "c\nb\na\n"
     assert (tmp_path / "out" / "annotations.txt").read_text() == "clip 2 2\n"
 
 
 def test_mmaction_label_outside_the_classes(clips, tmp_path):
     with pytest.raises(SmartframesError, match=r"clip.mp4: label 'x' is not one of the 2 classes"):
-        export([_selection(clips[0], [1])], "mmaction", tmp_path / "out", labels={str(clips[0]): "x"}, classes=["a", "b"])
+        export_selections([_selection(clips[0], [1])], "mmaction", tmp_path / "out", labels={str(clips[0]): "x"}, classes=["a", "b"])
     (tmp_path / "file").write_text("x")
     with pytest.raises(SmartframesError, match=r"file: not a folder \(the mmaction export writes a folder\)"):
-        export([_selection(clips[0], [1])], "mmaction", tmp_path / "file", classes=["a", "b"])
+        export_selections([_selection(clips[0], [1])], "mmaction", tmp_path / "file", classes=["a", "b"])
 
 
 def test_json_and_csv_carry_every_label_of_a_multi_label_video(clips, tmp_path):
     selections = [_selection(clips[0], [2, 9]), _selection(clips[2], [4])]
     labels = {str(clips[0]): ("b", "a"), str(clips[2]): "a"}
-    rows = json.loads(export(selections, "json", tmp_path / "s.json", labels=labels).read_text())
+    rows = json.loads(export_selections(selections, "json", tmp_path / "s.json", labels=labels).read_text())
     assert [(r["label"], r.get("labels")) for r in rows] == [("b", ["b", "a"]), ("a", None)]
-    with open(export(selections, "csv", tmp_path / "s.csv", labels=labels), newline="") as fh:
+    with open(export_selections(selections, "csv", tmp_path / "s.csv", labels=labels), newline="") as fh:
         assert [r["label"] for r in csv.DictReader(fh)] == ["b|a", "b|a", "a"]
 
 
 @pytest.mark.parametrize("fmt, image_dir", [("frames", "clip"), ("mmaction", "rawframes/clip")])
-def test_a_second_export_leaves_no_stale_images(clips, tmp_path, fmt, image_dir):
-    export([_selection(clips[0], [3, 8, 15, 21])], fmt, tmp_path / "out")
-    export([_selection(clips[0], [4, 12])], fmt, tmp_path / "out")
+def test_a_second_export_leaves_no_stale_images(clips, tmp_path, fmt, image_dir, frame_index):
+    export_selections([_selection(clips[0], [3, 8, 15, 21])], fmt, tmp_path / "out")
+    export_selections([_selection(clips[0], [4, 12])], fmt, tmp_path / "out")
     folder = tmp_path / "out" / image_dir
     assert sorted(frame_index(np.asarray(Image.open(f))) for f in folder.glob("*.jpg")) == [4, 12]
-    export([_selection(clips[1], [5])], fmt, tmp_path / "out")  # another video named clip: its own folder
+    export_selections([_selection(clips[1], [5])], fmt, tmp_path / "out")  # another video named clip: its own folder
     assert len(list(folder.glob("*.jpg"))) == 2 and (folder.parent / "clip-1").is_dir()

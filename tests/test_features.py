@@ -10,10 +10,9 @@ from hypothesis import given, strategies as st
 
 from smartframes.errors import SmartframesError
 from smartframes.candidates import candidate_indices
-from smartframes.features import FeatureExtractor, FeatureSpec
-from smartframes.words import class_vectors
-
-from .conftest import small_spec, write_class_folder
+from smartframes.features.extractor import FeatureExtractor
+from smartframes.spec import FeatureSpec
+from smartframes.features.words import class_vectors
 
 
 @given(st.integers(0, 5000), st.integers(1, 10), st.one_of(st.none(), st.integers(1, 400)))
@@ -28,9 +27,9 @@ def test_candidate_indices(frame_count, every, max_candidates):
         assert idx[0] < every * pool / max_candidates and idx[-1] >= every * pool * (1 - 1 / max_candidates) - every
 
 
-def test_extract_one_video(tmp_path):
+def test_extract_one_video(tmp_path, write_class_folder, small_spec):
     root = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=20)
-    spec = small_spec()
+    spec = small_spec
     feats = FeatureExtractor(spec, batch_size=4).extract(root / "red" / "0.mp4")
     assert feats.indices.tolist() == candidate_indices(20, 1, 6).tolist()
     assert feats.visual.shape == (6, 1280) and feats.glove.shape == (6, 50) and feats.expensive.shape == (6, 1280)
@@ -42,23 +41,23 @@ def test_extract_one_video(tmp_path):
     assert 0 < np.linalg.norm(feats.glove[0]) <= np.linalg.norm(vectors, axis=1).max()
 
 
-def test_batching_does_not_change_features(tmp_path):
+def test_batching_does_not_change_features(tmp_path, write_class_folder, small_spec):
     root = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=20)
     path = root / "red" / "0.mp4"
-    a = FeatureExtractor(small_spec(), batch_size=6).extract(path)
-    b = FeatureExtractor(small_spec(), batch_size=4).extract(path)
+    a = FeatureExtractor(small_spec, batch_size=6).extract(path)
+    b = FeatureExtractor(small_spec, batch_size=4).extract(path)
     np.testing.assert_allclose(a.light, b.light, atol=1e-4)
     np.testing.assert_allclose(a.expensive, b.expensive, atol=1e-4)
 
 
-def test_glove_feature_is_the_mean_of_the_top10_class_vectors(tmp_path):
+def test_glove_feature_is_the_mean_of_the_top10_class_vectors(tmp_path, write_class_folder):
     root = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=6)
     ex = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None, light_precision="float32"))
-    from smartframes.video import read_frames
-    from smartframes.backbones import centre_crop, to_input
+    from smartframes.io.video import read_frames
+    from smartframes.features.backbones import centre_crop, to_input
     import torch
 
-    frames = read_frames(root / "red" / "0.mp4", size=ex.spec.decode_sizes[0])
+    frames = read_frames(root / "red" / "0.mp4", size=ex.spec.decode_sizes.light)
     _, glove = ex.light_features(frames)
     with torch.inference_mode():
         logits = ex.light_model(to_input(centre_crop(frames, 96), ex.light_spec))
@@ -68,7 +67,7 @@ def test_glove_feature_is_the_mean_of_the_top10_class_vectors(tmp_path):
         np.testing.assert_allclose(row, vectors[keep].mean(0), atol=1e-5)
 
 
-def test_without_expensive_backbone(tmp_path):
+def test_without_expensive_backbone(tmp_path, write_class_folder):
     root = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=8)
     feats = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None)).extract(root / "red" / "0.mp4")
     assert feats.expensive is None and feats.light.shape == (8, 1330)
@@ -84,24 +83,24 @@ def test_spec_validation_and_diff():
     assert FeatureSpec.from_dict(__import__("json").loads(a.to_json())) == a
 
 
-def test_cuda_request_without_cuda_is_a_clear_error():
+def test_cuda_request_without_cuda_is_a_clear_error(small_spec):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
     with pytest.raises(SmartframesError, match="no CUDA device"):
-        FeatureExtractor(small_spec(), device="cuda")
+        FeatureExtractor(small_spec, device="cuda")
 
 
-def test_bfloat16_light_features_stay_close_to_float32(tmp_path):
-    from smartframes.video import read_frames
+def test_bfloat16_light_features_stay_close_to_float32(tmp_path, write_class_folder):
+    from smartframes.io.video import read_frames
 
     root = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=1, frames=8)
     fast = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None))
     exact = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None, light_precision="float32"))
     assert fast.spec.light_precision == "bfloat16"
-    frames = np.concatenate([read_frames(p, size=fast.spec.decode_sizes[0]) for p in sorted(root.rglob("*.mp4"))])
-    (va, ga), (vb, gb) = fast.light_features(frames), exact.light_features(frames)
+    frames = np.concatenate([read_frames(p, size=fast.spec.decode_sizes.light) for p in sorted(root.rglob("*.mp4"))])
+    (va, _), (vb, _) = fast.light_features(frames), exact.light_features(frames)
     cosine = (va * vb).sum(1) / np.linalg.norm(va, axis=1) / np.linalg.norm(vb, axis=1)
     assert cosine.mean() > 0.97 and cosine.min() > 0.9 and not np.array_equal(va, vb)  # flat test frames; real: 0.996
 

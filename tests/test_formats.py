@@ -9,9 +9,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pytest
 
-from smartframes.dataset import DatasetError
-from smartframes.formats import FORMATS, load_format
-from smartframes.video import write_video
+from smartframes.data.dataset import DatasetError
+from smartframes.data.formats import FORMATS, load_format
+from smartframes.io.video import write_video
 
 
 @pytest.fixture(scope="module")
@@ -61,22 +61,9 @@ def _check(result, root: Path, train_keys) -> None:
 UCF_CLASSES = ("ApplyEyeMakeup", "Archery")
 
 
-def _ucf101(root: Path, clip: bytes, lists: str = "ucfTrainTestlist", videos: str = "UCF-101", classes=UCF_CLASSES):
-    train = [f"{c}/v_{c}_g{g:02d}_c{k:02d}.avi" for c in classes for g in (8, 9, 10) for k in (1, 2, 3)]
-    test = [f"{c}/v_{c}_g01_c{k:02d}.avi" for c in classes for k in (1, 2)]
-    index = {c: i for i, c in enumerate(classes, start=1)}
-    _text(root / lists / "classInd.txt", [f"{i} {c}" for c, i in index.items()] + [""], "\r\n")
-    _text(root / lists / "trainlist01.txt", [f"{v} {index[v.split('/')[0]]}" for v in train] + [""], "\r\n")
-    _text(root / lists / "testlist01.txt", test + [""], "\r\n")
-    absent = train[-1]
-    _videos(root / videos, clip, [v for v in train + test if v != absent])
-    key = lambda v: PurePosixPath(videos, v).as_posix()  # noqa: E731
-    return [key(v) for v in train], [key(v) for v in test], absent
-
-
 @pytest.mark.parametrize("lists, videos", [("ucfTrainTestlist", "UCF-101"), ("", "")])
-def test_ucf101(tmp_path, clip, lists, videos):
-    train, test, absent = _ucf101(tmp_path, clip, lists, videos)
+def test_ucf101(tmp_path, clip, lists, videos, ucf101_tree):
+    train, test, absent = ucf101_tree(tmp_path, clip, UCF_CLASSES, lists, videos)
     result = load_format("ucf101", tmp_path, split=1)
     _check(result, tmp_path, train)
     assert {it.label for it in result.items} == set(UCF_CLASSES) and result.classes == list(UCF_CLASSES)
@@ -93,8 +80,8 @@ def test_ucf101(tmp_path, clip, lists, videos):
     assert {it.label for it in result.items if it.split == "val"} == set(UCF_CLASSES)
 
 
-def test_ucf101_classes_file(tmp_path, clip):
-    _ucf101(tmp_path, clip)
+def test_ucf101_classes_file(tmp_path, clip, ucf101_tree):
+    ucf101_tree(tmp_path, clip, UCF_CLASSES)
     (tmp_path / "classes.txt").write_text("# the subset\n\narchery\n")
     result = load_format("ucf101", tmp_path, classes_file=tmp_path / "classes.txt")
     assert {it.label for it in result.items} == {"Archery"} and len(result.items) == 10
@@ -104,8 +91,8 @@ def test_ucf101_classes_file(tmp_path, clip):
 UCF_OFFICIAL_ORDER = ("Archery", "Hammering", "HammerThrow", "JumpingJack", "JumpRope")  # not sorted(): 'T' < 'i'
 
 
-def test_ucf101_classes_follow_classind(tmp_path, clip):
-    _ucf101(tmp_path, clip, classes=UCF_OFFICIAL_ORDER)
+def test_ucf101_classes_follow_classind(tmp_path, clip, ucf101_tree):
+    ucf101_tree(tmp_path, clip, UCF_OFFICIAL_ORDER)
     assert load_format("ucf101", tmp_path).classes == list(UCF_OFFICIAL_ORDER)
     (tmp_path / "subset.txt").write_text("JumpRope\nhammerthrow\nJumpingJack\nHammering\n")
     result = load_format("ucf101", tmp_path, classes_file=tmp_path / "subset.txt")
@@ -443,17 +430,15 @@ def test_formats_is_a_plain_dict_of_readers():
     assert all(callable(f) for f in FORMATS.values())
 
 
-def test_extract_from_an_official_layout(tmp_path, clip, capsys):
+def test_extract_from_an_official_layout(tmp_path, clip, capsys, small_spec_args):
     """The CLI: ``extract --format --root --classes`` catalogs the official splits and says what is missing."""
-    from smartframes.cli import main
-    from smartframes.store import FeatureStore
-
-    from .conftest import SMALL_SPEC_ARGS
+    from smartframes.cli.main import main
+    from smartframes.features.store import FeatureStore
 
     _kinetics(tmp_path / "k400", clip)
     (tmp_path / "k2.txt").write_text("abseiling\nair drumming\n")
     argv = ["extract", "--format", "kinetics", "--root", str(tmp_path / "k400"), "--classes", str(tmp_path / "k2.txt"),
-            "--store", str(tmp_path / "store"), "--quiet", *SMALL_SPEC_ARGS]
+            "--store", str(tmp_path / "store"), "--quiet", *small_spec_args]
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "kinetics: 1 listed videos are not on disk, left out (y16_x-Abc_d_000060_000070.mp4)" in err
@@ -461,5 +446,5 @@ def test_extract_from_an_official_layout(tmp_path, clip, capsys):
         records = store.records()
     assert len(records) == 17 and all(r.status == "done" for r in records)
     assert {r.split for r in records} == {"train", "val", "test"} and {r.label for r in records} == {"abseiling", "air drumming"}
-    assert main(["extract", "x", "--format", "kinetics", "--root", str(tmp_path), "--store", "s"]) == 2
+    assert main(["extract", "x", "--format", "kinetics", "--root", str(tmp_path), "--store", str(tmp_path / "s")]) == 2
     assert "not both" in capsys.readouterr().err

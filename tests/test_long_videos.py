@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from smartframes.candidates import candidate_indices
-from smartframes.store import FeatureStore
-from smartframes.video import probe, write_video
+from smartframes.features.store import FeatureStore
+from smartframes.io.video import probe, write_video
 
 MINUTES, FPS = 20, 12
 
@@ -54,6 +55,7 @@ def test_candidates_at_a_fixed_rate():
     assert candidate_indices(3600, per_second=1, fps=25, max_candidates=10).tolist()[:2] == [175, 525]
 
 
+@pytest.mark.slow
 def test_twenty_minute_video_at_one_frame_per_second_in_bounded_memory(tmp_path, capsys):
     data = tmp_path / "data" / "untrimmed"
     data.mkdir(parents=True)

@@ -7,28 +7,28 @@ import os
 import numpy as np
 import pytest
 
-from smartframes.extract import extract_dataset
-from smartframes.store import FeatureStore
-
-from .conftest import small_spec, write_class_folder
+from smartframes.scale.extract import extract_dataset
+from smartframes.features.store import FeatureStore
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'smartframes[ray]'")
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
-def local_ray():
+def local_ray(tmp_path_factory):
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throwaway instance needs no token file
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=str(tmp_path_factory.mktemp("ray")))
     yield
     ray.shutdown()
 
 
-def test_ray_engine_writes_the_store_the_local_engine_writes(local_ray, tmp_path):
+def test_ray_engine_writes_the_store_the_local_engine_writes(local_ray, tmp_path, write_class_folder, small_spec):
     data = write_class_folder(tmp_path / "data", classes=("red", "blue", "green"), per_class=2, frames=20)
     (data / "red" / "broken.mp4").write_text("not a video")
-    local = extract_dataset(data, tmp_path / "local", small_spec(), progress=False)
+    local = extract_dataset(data, tmp_path / "local", small_spec, progress=False)
     # one actor with both CPUs: torch runs on as many threads as here, so the sums come out bit for bit
-    remote = extract_dataset(data, tmp_path / "ray", small_spec(), progress=False, engine="ray")
+    remote = extract_dataset(data, tmp_path / "ray", small_spec, progress=False, engine="ray")
     assert (remote.done, remote.failed) == (local.done, local.failed) == (6, 1)
     with FeatureStore.open(tmp_path / "local") as a, FeatureStore.open(tmp_path / "ray") as b:
         ra, rb = a.records(), b.records()
@@ -36,16 +36,16 @@ def test_ray_engine_writes_the_store_the_local_engine_writes(local_ray, tmp_path
         for r in a.records(status="done"):
             x, y = a.load(r.id), b.load(r.id)
             assert set(x) == set(y) and all(np.array_equal(x[k], y[k]) for k in x), r.path
-    again = extract_dataset(data, tmp_path / "ray", small_spec(), progress=False, engine="ray")
+    again = extract_dataset(data, tmp_path / "ray", small_spec, progress=False, engine="ray")
     assert again.done == 0 and again.skipped == 6  # resumable like the local engine
 
 
-def test_two_actors_share_the_work(local_ray, tmp_path):
+def test_two_actors_share_the_work(local_ray, tmp_path, write_class_folder, small_spec):
     """Two actors of one CPU each: the same features up to float rounding (other thread counts sum
     in another order)."""
     data = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=2, frames=12)
-    extract_dataset(data, tmp_path / "local", small_spec(), progress=False)
-    remote = extract_dataset(data, tmp_path / "ray", small_spec(), progress=False, engine="ray", actors=2)
+    extract_dataset(data, tmp_path / "local", small_spec, progress=False)
+    remote = extract_dataset(data, tmp_path / "ray", small_spec, progress=False, engine="ray", actors=2)
     assert remote.done == 4
     with FeatureStore.open(tmp_path / "local") as a, FeatureStore.open(tmp_path / "ray") as b:
         owners = {r.owner for r in b.records()}
@@ -56,15 +56,15 @@ def test_two_actors_share_the_work(local_ray, tmp_path):
     assert len(owners) == 1  # this process claims and writes; the actors only compute
 
 
-def test_batch_select_on_ray_exports_what_local_select_exports(local_ray, tmp_path):
+def test_batch_select_on_ray_exports_what_local_select_exports(local_ray, tmp_path, write_class_folder, small_spec):
     import json
 
-    from smartframes.cli import main
-    from smartframes.train import TrainConfig, train_selector
+    from smartframes.cli.main import main
+    from smartframes.selection.train import TrainConfig, train_selector
 
     data = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=10, frames=12)
     (data / "red" / "broken.mp4").write_text("no")
-    extract_dataset(data, tmp_path / "store", small_spec(), progress=False)
+    extract_dataset(data, tmp_path / "store", small_spec, progress=False)
     train_selector(tmp_path / "store", tmp_path / "ckpt", TrainConfig(epochs=2), progress=False, log=lambda m: None)
     outs = {}
     for engine in ("local", "ray"):
@@ -81,7 +81,7 @@ def test_batch_select_on_ray_exports_what_local_select_exports(local_ray, tmp_pa
 def test_ray_map_calls_its_heartbeat_while_work_runs(local_ray):
     import time
 
-    from smartframes.cluster import ray_map
+    from smartframes.scale.cluster import ray_map
 
     beats = []
     out = list(ray_map(time.sleep, [("nap", 1.5)], actors=1, heartbeat=lambda: beats.append(1), heartbeat_every=0.2))
@@ -90,8 +90,9 @@ def test_ray_map_calls_its_heartbeat_while_work_runs(local_ray):
 
 
 @pytest.mark.parametrize("engine", ["local", "ray"])
-def test_both_engines_renew_the_claims_of_videos_in_flight(engine, request, tmp_path, monkeypatch):
-    from smartframes import extract
+def test_both_engines_renew_the_claims_of_videos_in_flight(engine, request, tmp_path, monkeypatch, write_class_folder,
+                                                          small_spec):
+    from smartframes.scale import extract
 
     if engine == "ray":
         request.getfixturevalue("local_ray")
@@ -99,6 +100,26 @@ def test_both_engines_renew_the_claims_of_videos_in_flight(engine, request, tmp_
     monkeypatch.setattr(extract, "RENEW_EVERY", 0.0)
     monkeypatch.setattr(FeatureStore, "renew", lambda self, vid, owner: renewed.append((vid, self.record(vid).status)))
     data = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=1, frames=12)
-    summary = extract_dataset(data, tmp_path / "store", small_spec(), progress=False, engine=engine)
+    summary = extract_dataset(data, tmp_path / "store", small_spec, progress=False, engine=engine)
     assert summary.done == 2
     assert renewed and all(status == "running" for _, status in renewed)
+
+
+def test_select_videos_from_python_on_both_engines(local_ray, tmp_path, write_class_folder, small_spec):
+    from smartframes import Selection, VideoError, select_videos
+    from smartframes.selection.train import TrainConfig, train_selector
+
+    data = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=2, frames=12)
+    extract_dataset(data, tmp_path / "store", small_spec, progress=False)
+    train_selector(tmp_path / "store", tmp_path / "ckpt", TrainConfig(epochs=2), progress=False, log=lambda m: None)
+    broken = data / "red" / "broken.mp4"
+    broken.write_text("no")
+    videos = sorted(str(p) for p in data.rglob("*.mp4"))
+    got = {}
+    for engine in ("local", "ray"):
+        results = dict(select_videos(videos, tmp_path / "ckpt", 3, engine=engine, device="cpu"))
+        assert sorted(results) == videos
+        assert isinstance(results[str(broken)], VideoError)
+        got[engine] = {p: s.indices for p, s in results.items() if isinstance(s, Selection)}
+        assert len(got[engine]) == 4 and all(len(i) == 3 and i == sorted(i) for i in got[engine].values())
+    assert got["local"] == got["ray"]

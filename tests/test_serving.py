@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from smartframes.cli import main
-from smartframes.serving import load_selector
-from smartframes.synth import SynthConfig, synthesize
+from smartframes.cli.main import main
+from smartframes.selection.serving import load_selector
+from smartframes.data.synth import SynthConfig, synthesize
 
-from .conftest import SMALL_SPEC_ARGS
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from smartframes.errors import SmartframesError
-from smartframes.features import FeatureExtractor, FeatureSpec
-from smartframes.synth import CLASSES, SynthConfig, class_defs, load_ground_truth, synthesize
-from smartframes.video import read_frames
+from smartframes.features.extractor import FeatureExtractor
+from smartframes.spec import FeatureSpec
+from smartframes.data.synth import CLASSES, SynthConfig, class_defs, load_ground_truth, synthesize
+from smartframes.io.video import read_frames
 
 TINY = dict(classes=4, per_class=3, frames=12, size=64)
 
@@ -43,7 +44,7 @@ def test_same_seed_same_frames_and_labels(tiny, tmp_path):
 
 def test_classes_balanced_per_split():
     cfg = SynthConfig(classes=6, per_class=10, frames=8, size=32)
-    from smartframes.synth import _plan
+    from smartframes.data.synth import _plan
 
     counts = Counter((class_defs(6)[j["class"]].name, j["split"]) for j in _plan(cfg))
     for cls in class_defs(6):
@@ -108,6 +109,7 @@ def test_bad_config():
         SynthConfig(size=33)
 
 
+@pytest.mark.slow
 def test_premise_useful_frames_are_the_recognisable_ones(tmp_path):
     """A linear probe on Lite2 embeddings, trained on every frame with its video's label, is right
     on useful frames and near chance on idle and distractor frames."""
@@ -119,7 +121,7 @@ def test_premise_useful_frames_are_the_recognisable_ones(tmp_path):
     classes = sorted({r["label"] for r in rows})
     feats, labels, events, test = [], [], [], []
     for row in rows:
-        frames = read_frames(root / row["path"], size=ex.spec.decode_sizes[1])
+        frames = read_frames(root / row["path"], size=ex.spec.decode_sizes.expensive)
         emb = ex.expensive_features(frames)
         feats.append(emb)
         labels += [classes.index(row["label"])] * len(emb)

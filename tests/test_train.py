@@ -8,60 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smartframes.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from smartframes.dataset import DatasetItem
-from smartframes.features import FeatureSpec, VideoFeatures
-from smartframes.selector import SelectorConfig, top_n
-from smartframes.store import FeatureStore
-from smartframes.train import TrainConfig, load_videos, score_videos, train_selector
-from smartframes.video import VideoInfo
-
-from .conftest import real_clip_rows, REAL_CLIPS
-
-TOY_SPEC = FeatureSpec(light_resolution=96, expensive_resolution=96)
-
-
-def make_toy_store(root: Path, classes: int = 3, per_class: int = 30, T: int = 20, seed: int = 0) -> dict:
-    """A store of made-up features: each video has 4 useful frames carrying its class signal,
-    the rest noise. Returns {video id: useful mask}."""
-    rng = np.random.default_rng(seed)
-    visual_dirs = rng.normal(size=(classes, 1280)).astype(np.float32)
-    glove_dirs = rng.normal(size=(classes, 50)).astype(np.float32)
-    exp_dirs = rng.normal(size=(classes, 1280)).astype(np.float32)
-    marker = rng.normal(size=1280).astype(np.float32)  # "something is happening" in useful frames
-    items, feats, masks = [], {}, {}
-    for c in range(classes):
-        for k in range(per_class):
-            path = str(root / "videos" / f"c{c}_{k}.mp4")
-            split = "train" if k < per_class * 0.6 else "val" if k < per_class * 0.75 else "test"
-            items.append(DatasetItem(path, f"class{c}", split, path))
-            useful = np.zeros(T, bool)
-            start = rng.integers(0, T - 4)
-            useful[start : start + 4] = True
-            visual = rng.normal(size=(T, 1280)).astype(np.float32)
-            visual[useful] += 1.5 * visual_dirs[c] + 1.5 * marker
-            glove = rng.normal(size=(T, 50)).astype(np.float32) * 0.5
-            glove[useful] += glove_dirs[c]
-            expensive = rng.normal(size=(T, 1280)).astype(np.float32)
-            expensive[useful] += 0.8 * exp_dirs[c]
-            info = VideoInfo(path, T, 10.0, T / 10, 64, 64, 0, "h264")
-            feats[path] = VideoFeatures(visual, glove, expensive, np.arange(T), np.arange(T) / 10, info, 0)
-            masks[path] = useful
-    store = FeatureStore.create_or_open(root / "store", TOY_SPEC)
-    store.add_videos(items)
-    from smartframes.store import video_id
-
-    ids = {}
-    for path, f in feats.items():
-        vid = video_id(path)
-        store.put(vid, f, 0.0)
-        ids[vid] = masks[path]
-    store.close()
-    return ids
+from smartframes.errors import SmartframesError
+from smartframes.features.store import FeatureStore
+from smartframes.selection.checkpoint import CheckpointError, load_checkpoint
+from smartframes.selection.methods import top_n
+from smartframes.selection.scoring import load_videos, score_videos
+from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.spec import FeatureSpec
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory):
+def toy(tmp_path_factory, make_toy_store):
     root = tmp_path_factory.mktemp("toy")
     masks = make_toy_store(root)
     ckpt, history = train_selector(root / "store", root / "ckpt", TrainConfig(epochs=25), progress=False, log=lambda m: None)
@@ -87,8 +44,8 @@ def test_training_is_deterministic(toy, tmp_path):
 
 def test_checkpoint_round_trip(toy):
     root, _, ckpt, _ = toy
-    loaded = load_checkpoint(root / "ckpt", expect_spec=TOY_SPEC)
     with FeatureStore.open(root / "store") as store:
+        loaded = load_checkpoint(root / "ckpt", expect_spec=store.spec)
         test = load_videos(store, "test", ckpt.classes)
     for (a, da, ga), (b, db, gb) in zip(score_videos(ckpt.selector, test), score_videos(loaded.selector, test)):
         assert np.array_equal(a, b) and np.array_equal(da, db) and np.array_equal(ga, gb)
@@ -97,7 +54,7 @@ def test_checkpoint_round_trip(toy):
     assert config["classes"] == ["class0", "class1", "class2"] and config["feature_spec"]["light_resolution"] == 96
     assert {"training", "versions", "validation"} <= set(config)
     assert not list((root / "ckpt").glob("*.pt")) and not list((root / "ckpt").glob("*.pkl"))
-    from smartframes.store import UMASK
+    from smartframes.io.files import UMASK
 
     assert {(root / "ckpt" / f).stat().st_mode & 0o777 for f in ("config.json", "model.safetensors")} == {0o666 & ~UMASK}
 
@@ -163,5 +120,6 @@ def test_user_supplied_oracle(toy, tmp_path):
     assert precision > 0.8
     first = sorted(oracle.iterdir())[0]
     np.save(first, np.zeros((20, 5)))
-    with pytest.raises(Exception, match=r"expected shape \(frames, 3\), got \(20, 5\)"):
+    with pytest.raises(SmartframesError, match=r"expected shape \(frames, 3\), got \(20, 5\)") as err:
         train_selector(root / "store", None, TrainConfig(epochs=1), oracle_dir=oracle, progress=False, log=lambda m: None)
+    assert str(first) in str(err.value)

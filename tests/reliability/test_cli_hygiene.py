@@ -10,15 +10,12 @@ import sys
 import pytest
 import torch
 
-from smartframes.cli import main
-from smartframes.train import TrainConfig, train_selector
-
-from ..conftest import write_class_folder
-from ..test_train import make_toy_store
+from smartframes.cli.main import main
+from smartframes.selection.train import TrainConfig, train_selector
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tmp_path_factory, make_toy_store, write_class_folder):
     root = tmp_path_factory.mktemp("hygiene")
     make_toy_store(root, classes=2, per_class=10)
     train_selector(root / "store", root / "ckpt", TrainConfig(epochs=1), progress=False, log=lambda m: None)
@@ -44,7 +41,7 @@ CASES = [  # (argv with {r} for the fixture root, text the one line must contain
     (["select", "--selector", "{r}/ckpt"], "no videos: give video files"),
     (["select", "{r}/text.mp4", "--selector", "{r}/ckpt", "--export", "json"], "--export and --out go together"),
     (["extract", "{r}/data", "--store", "{r}/s", "--every", "0"], "--every must be >= 1"),
-    (["extract", "{r}/data", "--store", "{r}/s", "--batch-size", "0"], "--batch-size must be >= 1"),
+    (["extract", "{r}/data", "--store", "{r}/s", "--batch-size", "0"], "--batch-size: must be greater than 0"),
     (["extract", "{r}/data", "--store", "{r}/s", "--device", "tpu"], "invalid choice: 'tpu'"),
     (["extract", "{r}/data", "--store", "{r}/s", "--max-pixels", "many"], "--max-pixels: expected a number"),
     (["extract", "{r}/missing", "--store", "{r}/s"], "missing: no such file or directory"),
@@ -63,7 +60,7 @@ CASES = [  # (argv with {r} for the fixture root, text the one line must contain
     (["select", "{r}/text.mp4", "--selector", "{r}/ckpt"], "text.mp4: not a readable video"),
     (["select", "{r}/text.mp4", "--selector", "{r}/nothing"], "not a selector checkpoint"),
     (["select", "{r}/text.mp4", "--selector", "{r}/badckpt"], "'selector.embed_dim' must be int"),
-    (["select", "{r}/text.mp4", "--selector", "{r}/ckpt", "-n", "0"], "-n must be >= 1"),
+    (["select", "{r}/text.mp4", "--selector", "{r}/ckpt", "-n", "0"], "-n: must be greater than 0"),
     (["evaluate", "--store", "{r}/missing", "--selector", "{r}/ckpt"], "not a feature store"),
     (["evaluate", "--store", "{r}/store", "--selector", "{r}/missing"], "not a selector checkpoint"),
     (["evaluate", "--store", "{r}/store", "--selector", "{r}/ckpt", "--budgets", "0"], "budgets must be >= 1"),
@@ -123,7 +120,7 @@ def test_cuda_without_a_gpu_is_refused_before_any_work(files, argv, capsys):
 
 
 def test_subcommands_are_all_walked():
-    from smartframes.cli import build_parser
+    from smartframes.cli.main import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert set(sub.choices) <= {argv[0] for argv, _ in CASES}
@@ -138,7 +135,7 @@ def test_verbose_shows_the_traceback(files):
 @pytest.mark.parametrize("argv, resumable", [(["extract", "d", "--store", "s"], True),
                                              (["train", "--store", "s", "--out", "c"], False)])
 def test_ctrl_c_promises_a_resume_only_where_there_is_one(argv, resumable, monkeypatch, capsys):
-    from smartframes import cli
+    from smartframes.cli import main as cli
 
     def interrupted(args):
         raise KeyboardInterrupt

@@ -12,17 +12,17 @@ import time
 import numpy as np
 import pytest
 
-from smartframes.extract import extract_dataset
-from smartframes.store import FeatureStore
-
-from ..conftest import SMALL_SPEC_ARGS, small_spec, write_class_folder
+from smartframes.scale.extract import extract_dataset
+from smartframes.features.store import FeatureStore
 
 KILLS = 20
 
+pytestmark = pytest.mark.slow
 
-def _extract_cmd(data, store) -> list[str]:
+
+def _extract_cmd(data, store, spec_args) -> list[str]:
     return [sys.executable, "-m", "smartframes", "extract", str(data), "--store", str(store), "--quiet",
-            "--batch-size", "2", *SMALL_SPEC_ARGS]
+            "--batch-size", "2", *spec_args]
 
 
 def _arrays(store_dir) -> dict[str, dict[str, np.ndarray]]:
@@ -43,14 +43,14 @@ def _assert_same_store(store_dir, clean: dict, tally) -> None:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
+def dataset(tmp_path_factory, write_class_folder, small_spec):
     root = tmp_path_factory.mktemp("crash")
     data = write_class_folder(root / "data", classes=("red", "blue", "green"), per_class=5, frames=30)
-    extract_dataset(data, root / "clean", small_spec(), progress=False)
+    extract_dataset(data, root / "clean", small_spec, progress=False)
     return root, data, _arrays(root / "clean")
 
 
-def test_sigkill_at_random_moments_then_resume(dataset, tmp_path, tally):
+def test_sigkill_at_random_moments_then_resume(dataset, tmp_path, tally, small_spec, small_spec_args):
     """Kill at a random moment of a run, resume with a new run, and so on; whenever a run gets to
     the end, check the store against the clean run's and start again from an empty store."""
     import shutil
@@ -58,12 +58,12 @@ def test_sigkill_at_random_moments_then_resume(dataset, tmp_path, tally):
     _, data, clean = dataset
     store = tmp_path / "store"
     began = time.monotonic()
-    subprocess.run(_extract_cmd(data, tmp_path / "timing"), check=True, capture_output=True)
+    subprocess.run(_extract_cmd(data, tmp_path / "timing", small_spec_args), check=True, capture_output=True)
     full = time.monotonic() - began  # start-up and all the work of one uninterrupted run
     rng = np.random.default_rng(0)
     kills = completed = 0
     while kills < KILLS:
-        proc = subprocess.Popen(_extract_cmd(data, store), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(_extract_cmd(data, store, small_spec_args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             proc.wait(timeout=float(rng.uniform(0.1, 1.0)) * full)
         except subprocess.TimeoutExpired:
@@ -71,7 +71,7 @@ def test_sigkill_at_random_moments_then_resume(dataset, tmp_path, tally):
             proc.wait()
             kills += 1
             if (store / "catalog.sqlite").exists():
-                with FeatureStore.create_or_open(store, small_spec()) as s:  # it opens after every kill
+                with FeatureStore.create_or_open(store, small_spec) as s:  # it opens after every kill
                     assert s.count() in (0, len(clean))
             continue
         assert proc.returncode == 0, proc.stderr.read().decode()
@@ -79,17 +79,17 @@ def test_sigkill_at_random_moments_then_resume(dataset, tmp_path, tally):
         completed += 1
         shutil.rmtree(store)
     tally["kills"] += kills
-    final = subprocess.run(_extract_cmd(data, store), capture_output=True, text=True)
+    final = subprocess.run(_extract_cmd(data, store, small_spec_args), capture_output=True, text=True)
     assert final.returncode == 0, final.stderr
     _assert_same_store(store, clean, tally)
     with FeatureStore.open(store) as s:
         assert s.count("done") == len(clean) and s.count("running") == 0
 
 
-def test_two_writers_on_one_store(dataset, tmp_path, tally):
+def test_two_writers_on_one_store(dataset, tmp_path, tally, small_spec_args):
     _, data, clean = dataset
     store = tmp_path / "store"
-    procs = [subprocess.Popen(_extract_cmd(data, store), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen(_extract_cmd(data, store, small_spec_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs

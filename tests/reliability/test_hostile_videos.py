@@ -12,12 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from smartframes.candidates import CandidateRule
-from smartframes.decoder import DecodeSettings, DecodeWorker
-from smartframes.extract import extract_dataset
-from smartframes.store import FeatureStore
-from smartframes.video import Limits, VideoError, probe, read_frames, write_video
-
-from ..conftest import REAL_CLIPS, small_spec
+from smartframes.io.decoder import DecodeSettings, DecodeWorker
+from smartframes.scale.extract import extract_dataset
+from smartframes.features.store import FeatureStore
+from smartframes.io.video import Limits, VideoError, probe, read_frames, write_video
 
 CASE_SECONDS = 15.0  # a case that takes longer is a hang
 
@@ -32,7 +30,7 @@ def _frames(n=20, h=48, w=64, seed=0) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def seeds(tmp_path_factory) -> dict[str, bytes]:
+def seeds(tmp_path_factory, optional_real_clips) -> dict[str, bytes]:
     """Intact clips to mutate: H.264 in mp4 and mkv, MPEG-4 part 2 in avi, and small real clips."""
     root = tmp_path_factory.mktemp("seeds")
     write_video(root / "a.mp4", _frames(seed=1), fps=25)
@@ -40,8 +38,9 @@ def seeds(tmp_path_factory) -> dict[str, bytes]:
     write_video(root / "c.avi", _frames(seed=3), fps=25, codec="mpeg4")
     out = {p.name: p.read_bytes() for p in sorted(root.iterdir())}
     for name in ("misc/v_ApplyEyeMakeup_g01_c01.avi", "misc/stgcn_ta_chi.mp4", "misc/flipping_a_pancake.mkv"):
-        if (REAL_CLIPS / name).is_file() and (REAL_CLIPS / name).stat().st_size < 2_000_000:
-            out[Path(name).name] = (REAL_CLIPS / name).read_bytes()
+        path = optional_real_clips / name if optional_real_clips else None
+        if path and path.is_file() and path.stat().st_size < 2_000_000:
+            out[Path(name).name] = path.read_bytes()
     return out
 
 
@@ -96,7 +95,9 @@ def test_hostile_files_in_process(seeds, tmp_path, tally, outcomes):
         try:
             info = probe(path)
             frames = read_frames(path, size=32, allow_partial=True)
-            assert frames.ndim == 4 and frames.shape[-1] == 3 and info.frame_count >= 0
+            assert frames.ndim == 4 and frames.shape[-1] == 3 and frames.dtype == np.uint8
+            short_side = min(frames.shape[1:3]) if len(frames) else 32
+            assert short_side == 32, (frames.shape, info)
             outcomes["frames"] += 1
         except VideoError as e:
             assert str(path) in str(e)
@@ -111,6 +112,7 @@ def test_hostile_files_in_process(seeds, tmp_path, tally, outcomes):
     check()
 
 
+@pytest.mark.slow
 def test_hostile_files_in_the_watched_decoder(seeds, tmp_path, tally, outcomes):
     """The same kind of files through the child process extract uses: each ends in frames or a
     reason, never in a stall or a dead child."""
@@ -145,7 +147,7 @@ def test_hostile_files_in_the_watched_decoder(seeds, tmp_path, tally, outcomes):
     assert not stalled and not died, stalled + died
 
 
-def test_extract_survives_a_folder_of_hostile_files(seeds, tmp_path, tally):
+def test_extract_survives_a_folder_of_hostile_files(seeds, tmp_path, tally, small_spec):
     """One extract run over damaged files: every video ends done or failed with its reason."""
     data = tmp_path / "data" / "junk"
     data.mkdir(parents=True)
@@ -159,7 +161,7 @@ def test_extract_survives_a_folder_of_hostile_files(seeds, tmp_path, tally):
         (data / f"{k}{Path(name).suffix}").write_bytes(bytes(raw[:cut]))
     (data / "text.mp4").write_text("not a video")
     (data / "empty.mkv").write_bytes(b"")
-    summary = extract_dataset(tmp_path / "data", tmp_path / "store", small_spec(), progress=False, decode_timeout=30)
+    summary = extract_dataset(tmp_path / "data", tmp_path / "store", small_spec, progress=False, decode_timeout=30)
     tally["hostile inputs"] += 14
     assert summary.done + summary.failed == 14
     with FeatureStore.open(tmp_path / "store") as store:
@@ -171,25 +173,21 @@ def test_extract_survives_a_folder_of_hostile_files(seeds, tmp_path, tally):
                 assert len(store.load(rec.id)["indices"]) > 0
 
 
-def test_stalled_decoder_is_abandoned_and_recorded(tmp_path, tally):
+def test_stalled_decoder_is_abandoned_and_recorded(tmp_path, tally, write_class_folder, small_spec):
     """A decoder that makes no progress within the timeout costs its video, not the run; the
     same videos extract with a sane timeout and --retry-failed."""
-    from tests.conftest import write_class_folder
-
     data = write_class_folder(tmp_path / "data", classes=("red",), per_class=2)
     began = time.monotonic()
-    summary = extract_dataset(data, tmp_path / "store", small_spec(), progress=False, decode_timeout=1e-3)
+    summary = extract_dataset(data, tmp_path / "store", small_spec, progress=False, decode_timeout=1e-3)
     assert summary.failed == 2 and time.monotonic() - began < 120
     with FeatureStore.open(tmp_path / "store") as store:
         assert all("decoder stalled" in r.error for r in store.records(status="failed"))
     tally["hangs abandoned on purpose"] += 2
-    again = extract_dataset(data, tmp_path / "store", small_spec(), progress=False, retry_failed=True)
+    again = extract_dataset(data, tmp_path / "store", small_spec, progress=False, retry_failed=True)
     assert again.done == 2 and again.failed == 0
 
 
-def test_videos_over_the_limits_are_refused_before_decoding(tmp_path):
-    from tests.conftest import write_class_folder
-
+def test_videos_over_the_limits_are_refused_before_decoding(tmp_path, write_class_folder, small_spec):
     data = write_class_folder(tmp_path / "data", classes=("red",), per_class=1, frames=12)
     clip = next(data.rglob("*.mp4"))
     for limits, message in ((Limits(max_pixels=64 * 64 - 1), "80x64 is over the limit"),
@@ -197,21 +195,20 @@ def test_videos_over_the_limits_are_refused_before_decoding(tmp_path):
                             (Limits(max_duration=0.5), "over the limit of 0 s")):
         with pytest.raises(VideoError, match=message):
             limits.check(probe(clip))
-    summary = extract_dataset(data, tmp_path / "store", small_spec(), progress=False, limits=Limits(max_frames=5))
+    summary = extract_dataset(data, tmp_path / "store", small_spec, progress=False, limits=Limits(max_frames=5))
     assert summary.failed == 1
     with FeatureStore.open(tmp_path / "store") as store:
         assert "--max-frames" in store.records()[0].error
 
 
-def test_a_decoder_that_dies_or_hangs_costs_only_its_video(tmp_path, monkeypatch, tally):
+def test_a_decoder_that_dies_or_hangs_costs_only_its_video(tmp_path, monkeypatch, tally, write_class_folder):
     """The child is forked, so a stand-in for FFmpeg patched in here runs there: it kills the
     process half-way through a video, or hangs; the worker blames that video alone and goes on."""
     import faulthandler
     import os
     import signal
 
-    import smartframes.decoder as decoder
-    from tests.conftest import write_class_folder
+    import smartframes.io.decoder as decoder
 
     data = write_class_folder(tmp_path / "data", classes=("red",), per_class=4, frames=12)
     paths = sorted(data.rglob("*.mp4"))

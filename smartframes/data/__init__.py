@@ -1,0 +1,1 @@
+"""Datasets: folders and CSVs, the official layouts, and the built-in benchmark."""

@@ -1,0 +1,2 @@
+"""Measuring selection: metrics, the cost model, timing, the evaluation against the baselines, the
+ablation, figures and the HTML report."""

@@ -1,0 +1,205 @@
+"""Evaluation against the paper's baselines: accuracy, mAP, GFLOPs, time and selection precision.
+
+Every method (:mod:`smartframes.selection.methods`) picks frames among a test video's candidates;
+the prediction average-pools the expensive classifier's per-frame probabilities over the picked
+frames (the paper's protocol).
+
+- ``smart``: top-n by s = delta * gamma; ``sfs``: by delta; ``gs``: by gamma;
+- ``uniform``: n evenly spaced candidates; ``random``: n at random (mean and std over 10 seeds);
+- ``all``: every candidate; ``oracle``: the n frames where the classifier is most confident of
+  the true class (an upper bound no selector can pass).
+
+Accuracy is hit@1: a video with several labels (ActivityNet, FCVID) is right when the top class is
+any of them. mAP is the mean over classes of the average precision of the videos' pooled scores.
+Costs come from :mod:`.cost`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.synth import find_ground_truth
+from ..errors import SmartframesError
+from ..features.store import FeatureStore
+from ..selection.checkpoint import Checkpoint, load_checkpoint
+from ..selection.methods import METHODS, choose
+from ..selection.scoring import VideoData, load_frame_probabilities, load_videos, score_videos, video_prediction
+from .cost import CostModel, build_cost_model
+from .metrics import hit_at_1, mean_average_precision
+
+RANDOM_SEEDS = 10
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """One method at one budget on one split (``budget`` None for ``all``)."""
+
+    method: str
+    budget: int | None
+    accuracy: float
+    accuracy_std: float | None  # over the random seeds; None for deterministic methods
+    map: float
+    gflops_per_video: float
+    ms_per_video: float
+    selection_precision: float | None  # fraction of chosen frames that are useful, where ground truth exists
+    videos_below_budget: int  # videos with fewer candidates than the budget (all their frames used)
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` measured, and the scores it computed on the way (``scored``: per
+    video, its :class:`VideoData` and its (score, delta, gamma) arrays, for figures)."""
+
+    dataset: str
+    split: str
+    classes: list[str]
+    budgets: list[int]
+    results: list[MethodResult]
+    expensive: str  # "checkpoint head" or where the per-frame probabilities came from
+    cost: CostModel
+    mean_candidates: float
+    scored: list[tuple[VideoData, tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(default_factory=list, repr=False)
+
+    @property
+    def videos(self) -> int:
+        return len(self.scored)
+
+    def result(self, method: str, budget: int | None = None) -> MethodResult:
+        """The row of ``method`` at ``budget`` (None for ``all``)."""
+        for r in self.results:
+            if r.method == method and r.budget == (None if method == "all" else budget):
+                return r
+        raise KeyError(f"no result for {method} at n = {budget}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the figures, without the per-video scores."""
+        return {"dataset": self.dataset, "split": self.split, "videos": self.videos, "classes": self.classes,
+                "budgets": self.budgets, "results": [asdict(r) for r in self.results], "expensive": self.expensive,
+                "cost": {**self.cost.to_dict(), "mean_candidates": self.mean_candidates}}
+
+
+def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "test", ckpt: Checkpoint | None = None,
+             probs_dir=None, expensive_gflops: float | None = None) -> Evaluation:
+    """Score every method at every budget on a store's split.
+
+    Args:
+        store_dir: a feature store made by :func:`smartframes.extract_dataset`.
+        selector_dir: a checkpoint directory trained on this store's features (or give ``ckpt``).
+        budgets: the frame budgets n.
+        split: which of the store's splits.
+        ckpt: an already loaded checkpoint, instead of ``selector_dir``.
+        probs_dir: per-frame class probabilities (or logits) of your own expensive model, one
+            ``.npy`` per video (see :func:`smartframes.selection.scoring.load_frame_probabilities`), used instead
+            of the checkpoint's Lite2 head for every method.
+        expensive_gflops: with ``probs_dir``, your model's GFLOPs per frame, for the cost columns
+            (without it, the expensive part of every cost is left out).
+
+    Returns:
+        An :class:`Evaluation`: one :class:`MethodResult` per method and budget, the cost model,
+        and the per-video scores it computed.
+    """
+    with FeatureStore.open(store_dir) as store:
+        if ckpt is None and selector_dir is None:
+            raise SmartframesError("evaluate needs a selector: a checkpoint directory or a loaded checkpoint")
+        ckpt = ckpt or load_checkpoint(selector_dir, expect_spec=store.spec)
+        classes = ckpt.classes
+        unknown = sorted({r.label for r in store.records(status="done", split=split)} - set(classes))
+        if unknown:
+            raise SmartframesError(f"{store_dir}: {split} labels unknown to the selector: {', '.join(unknown[:5])}")
+        videos = load_videos(store, split, classes, need_expensive=probs_dir is None)
+    if not videos:
+        raise SmartframesError(f"{store_dir}: no finished videos in the {split} split")
+    for v in videos:
+        if probs_dir is not None:
+            v.probs = load_frame_probabilities(probs_dir, v, len(classes))
+        else:
+            v.probs = ckpt.head.probabilities(v.emb)
+    scores = score_videos(ckpt.selector, videos, precision_name=ckpt.spec.light_precision)
+    truth = find_ground_truth([v.path for v in videos])
+    lengths = {len(v.x) for v in videos}
+    external = None if probs_dir is None else (expensive_gflops or 0.0)
+    cost = build_cost_model(ckpt, lengths, external_gflops=external)
+    results = []
+    for method in METHODS:
+        for n in ([None] if method == "all" else budgets):
+            runs = RANDOM_SEEDS if method == "random" else 1
+            accs, maps, precisions, gflops, ms = [], [], [], [], []
+            below = sum(1 for v in videos if n is not None and len(v.x) < n)
+            for run in range(runs):
+                rng = np.random.default_rng(run)
+                right, prec, predictions = [], [], []
+                for v, (score, delta, gamma) in zip(videos, scores):
+                    T = len(v.x)
+                    picked = choose(method, n, T, score=score, delta=delta, gamma=gamma, probs=v.probs,
+                                    label=v.label, rng=rng)
+                    predictions.append(video_prediction(v.probs, picked))
+                    right.append(hit_at_1(predictions[-1], v.all_labels))
+                    if truth is not None:
+                        useful = truth[v.path]["useful"]
+                        prec.append(float(np.mean(useful[v.indices[picked]])))
+                    if run == 0:
+                        gflops.append(cost.gflops(method, T, len(picked)))
+                        ms.append(cost.ms(method, T, len(picked)))
+                accs.append(float(np.mean(right)))
+                maps.append(mean_average_precision(np.stack(predictions), [v.all_labels for v in videos]))
+                if prec:
+                    precisions.append(float(np.mean(prec)))
+            results.append(MethodResult(
+                method, n, float(np.mean(accs)), float(np.std(accs)) if runs > 1 else None, float(np.mean(maps)),
+                float(np.mean(gflops)), float(np.mean(ms)), float(np.mean(precisions)) if precisions else None, below))
+    return Evaluation(
+        str(Path(store_dir).resolve()), split, classes, list(budgets), results,
+        "checkpoint head" if probs_dir is None else f"per-frame probabilities from {probs_dir}",
+        cost, float(np.mean([len(v.x) for v in videos])), list(zip(videos, scores)))
+
+
+def format_table(report: Evaluation) -> str:
+    """The results in the layout of the paper's Table 2: accuracy (%) and GFLOPs by #frames."""
+    budgets = report.budgets
+    rows = {(r.method, r.budget): r for r in report.results}
+    width = 11
+    head = f"{'Method':<10}" + "".join(f"{n:>{width}}" for n in budgets) + "  |" + "".join(f"{n:>{width}}" for n in budgets)
+    lines = [f"{report.videos} {report.split} videos; accuracy (%) | GFLOPs per video; #F = frames",
+             f"{'':<10}{'Accuracy':^{width * len(budgets)}}  |{'GFLOPs':^{width * len(budgets)}}",
+             head.replace("Method", "#F    ", 1), "-" * len(head)]
+    for method in METHODS:
+        if method == "all":
+            r = rows[("all", None)]
+            acc = f"{100 * r.accuracy:.1f}"
+            lines.append(f"{'All frames':<10}" + "".join(f"{acc:>{width}}" for _ in budgets) + "  |"
+                         + "".join(f"{r.gflops_per_video:>{width}.1f}" for _ in budgets))
+            continue
+        accs = []
+        for n in budgets:
+            r = rows[(method, n)]
+            a = f"{100 * r.accuracy:.1f}"
+            if r.accuracy_std:
+                a += f"±{100 * r.accuracy_std:.1f}"
+            accs.append(a)
+        label = {"smart": "SMART", "sfs": "SFS only", "gs": "GS only"}.get(method, method.capitalize())
+        lines.append(f"{label:<10}" + "".join(f"{a:>{width}}" for a in accs) + "  |"
+                     + "".join(f"{rows[(method, n)].gflops_per_video:>{width}.1f}" for n in budgets))
+    below = {n: rows[("smart", n)].videos_below_budget for n in budgets}
+    if any(below.values()):
+        lines.append("videos with fewer candidates than n (all their frames used, every method): "
+                     + ", ".join(f"n={n}: {b}" for n, b in below.items() if b))
+    lines.append("mAP (%): " + "; ".join(
+        f"{m} " + "/".join(f"{100 * rows[(m, n)].map:.1f}" for n in budgets) for m in ("smart", "uniform", "random"))
+        + f"; all {100 * rows[('all', None)].map:.1f}")
+    if report.expensive != "checkpoint head":
+        lines.append(f"expensive classifier: {report.expensive}; its cost per frame: "
+                     f"{report.cost.expensive_gflops:g} GFLOPs (--expensive-gflops), time not counted")
+    if rows[("smart", budgets[0])].selection_precision is not None:
+        lines.append("selection precision (fraction of chosen frames that are useful): "
+                     + "; ".join(f"{m} " + "/".join(f"{rows[(m, n)].selection_precision:.2f}" for n in budgets)
+                                 for m in ("smart", "uniform", "random", "oracle")))
+    return "\n".join(lines)
+
+
+def write_json(report: dict, path) -> None:
+    """Write an evaluation (``Evaluation.to_dict()``, with whatever was added to it) as JSON."""
+    Path(path).write_text(json.dumps(report, indent=2))

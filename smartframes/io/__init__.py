@@ -1,0 +1,2 @@
+"""Files in and out: video decoding (the only PyAV user), the watched decoding child, and atomic
+writes."""

@@ -1,0 +1,1 @@
+"""Whole datasets: feature extraction and batch selection, on this machine or on Ray actors."""

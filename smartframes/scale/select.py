@@ -1,0 +1,64 @@
+"""Batch selection: a selector run over many videos, here in order or on Ray actors as they
+finish. A video that cannot be read costs that video, not the run."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable, Iterator, Literal
+
+from ..device import resolve_device
+from ..errors import SmartframesError
+from ..io.video import VideoError
+from ..selection.checkpoint import load_checkpoint
+from ..selection.serving import Selection, SelectVideo, load_selector
+
+Engine = Literal["local", "ray"]
+ENGINES: tuple[Engine, ...] = ("local", "ray")
+
+
+def select_videos(videos: Iterable[str | os.PathLike], selector, n: int = 8, *, engine: Engine = "local",
+                  device: str | None = None, address: str | None = None,
+                  actors: int | None = None) -> Iterator[tuple[str, Selection | VideoError]]:
+    """Choose the ``n`` best frames of each video.
+
+    Args:
+        videos: video files.
+        selector: a checkpoint directory (or, with the local engine, a loaded
+            :class:`~smartframes.selection.serving.Selector`).
+        n: frames per video.
+        engine: ``local`` (this process, in the order given) or ``ray`` (Ray actors, in the order
+            they finish; ``pip install 'smartframes[ray]'``).
+        device: ``cpu`` or ``cuda`` (None: CUDA when available).
+        address, actors: with ``ray``, the cluster (None: a local instance) and the model copies.
+
+    Yields:
+        ``(path, Selection)``, or ``(path, VideoError)`` for a video that could not be read.
+
+    Raises:
+        CheckpointError: the selector cannot be loaded (before any video is read).
+    """
+    if engine not in ENGINES:
+        raise SmartframesError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if n < 1:
+        raise SmartframesError(f"n must be >= 1, got {n}")
+    videos = [str(v) for v in videos]
+    device = str(resolve_device(device))
+    if engine == "ray":
+        from .cluster import ray_map
+
+        if not isinstance(selector, (str, os.PathLike)):
+            raise SmartframesError("engine='ray' takes the selector as a checkpoint directory")
+        load_checkpoint(selector)  # a bad checkpoint is one error here, not one per video
+        gpus = 1 if device.startswith("cuda") else 0
+        work = SelectVideo(selector, n, device)
+        for path, status, value in ray_map(work, ((p, p) for p in videos), address=address, actors=actors,
+                                           gpus_per_actor=gpus):
+            yield path, value if status == "ok" else VideoError(path, value)
+        return
+    if isinstance(selector, (str, os.PathLike)):
+        selector = load_selector(selector, device=device)
+    for path in videos:
+        try:
+            yield path, selector.select(path, n)
+        except VideoError as e:
+            yield path, e

@@ -1,0 +1,100 @@
+"""The expensive classifier: a head on the expensive backbone's per-frame embeddings.
+
+Trained TSN-style (every frame labelled with its video's class). Its probability of the true class
+on a frame is the oracle target of the single-frame selector; averaging its probabilities over the
+chosen frames is the final video prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .networks import feature_statistics
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    in_dim: int = 1280
+    num_classes: int = 10
+    hidden: int = 0  # 0: linear head; otherwise one hidden ReLU layer of this width
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+
+
+class ExpensiveHead(nn.Module):
+    """Standardise the embedding, then a linear layer (or a small MLP): (N, 1280) -> (N, C) logits."""
+
+    def __init__(self, cfg: HeadConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("mean", torch.zeros(cfg.in_dim))
+        self.register_buffer("std", torch.ones(cfg.in_dim))
+        if cfg.hidden:
+            self.net = nn.Sequential(nn.Linear(cfg.in_dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.num_classes))
+        else:
+            self.net = nn.Linear(cfg.in_dim, cfg.num_classes)
+
+    def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        return self.net((emb - self.mean) / self.std)
+
+    @torch.inference_mode()
+    def probabilities(self, emb: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Per-frame class probabilities (N, C) of embeddings (N, in_dim)."""
+        x = torch.as_tensor(emb, dtype=torch.float32, device=self.mean.device)
+        return torch.softmax(self(x), -1).cpu().numpy()
+
+
+def train_head(emb: np.ndarray, labels: np.ndarray, cfg: HeadConfig, seed: int = 0) -> ExpensiveHead:
+    """Fit a head on frames ``emb`` (N, in_dim) with labels (N,) by Adam on cross-entropy."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    head = ExpensiveHead(cfg)
+    x = torch.as_tensor(emb, dtype=torch.float32)
+    y = torch.as_tensor(labels, dtype=torch.long)
+    mean, std = feature_statistics(x)
+    head.mean.copy_(mean)
+    head.std.copy_(std)
+    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    for _ in range(cfg.epochs):
+        for batch in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
+            opt.zero_grad()
+            F.cross_entropy(head(x[batch]), y[batch]).backward()
+            opt.step()
+    return head.eval()
+
+
+def cross_fit_oracle(
+    embeddings: list[np.ndarray], labels: list[int], cfg: HeadConfig, folds: int = 5, seed: int = 0
+) -> list[np.ndarray]:
+    """Oracle targets p(true class | frame) for training videos, each from a head that never saw
+    that video (k-fold cross-fitting), so the targets are not over-confident.
+
+    Args:
+        embeddings: per video, (T_i, in_dim) expensive embeddings.
+        labels: per video, the class index.
+        folds: number of folds (videos are dealt to folds in a seeded random order).
+
+    Returns:
+        Per video, float32 (T_i,).
+    """
+    n = len(embeddings)
+    folds = max(2, min(folds, n))
+    order = np.random.default_rng(seed).permutation(n)
+    fold_of = np.empty(n, int)
+    fold_of[order] = np.arange(n) % folds
+    targets: list[np.ndarray] = [np.empty(0, np.float32)] * n
+    for k in range(folds):
+        train = [i for i in range(n) if fold_of[i] != k]
+        emb = np.concatenate([embeddings[i] for i in train])
+        lab = np.concatenate([np.full(len(embeddings[i]), labels[i]) for i in train])
+        head = train_head(emb, lab, cfg, seed=seed + k)
+        for i in np.flatnonzero(fold_of == k):
+            targets[i] = head.probabilities(embeddings[i])[:, labels[i]].astype(np.float32)
+    return targets

@@ -1,0 +1,189 @@
+"""Training: the expensive head (with cross-fitted oracle targets), then SFS and GS together.
+
+The epoch kept is the one with the best validation accuracy of the whole pipeline: select the
+top-n frames by s = delta * gamma, average the head's probabilities over them, compare with the
+label.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..version import __version__
+from ..errors import SmartframesError
+from ..features.store import FeatureStore
+from .checkpoint import Checkpoint, save_checkpoint
+from .head import HeadConfig, cross_fit_oracle, train_head
+from .methods import top_n
+from .networks import SelectorConfig, SmartSelector, pair_partners
+from .scoring import VideoData, collate, load_frame_probabilities, load_videos, score_videos, video_prediction
+
+DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-4}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the selector is trained (stored in the checkpoint)."""
+
+    epochs: int = 60
+    batch_size: int = 16
+    optimizer: str = "adam"  # "adam" or "sgd" (the paper's: momentum 0.9, lr 1e-4)
+    lr: float | None = None  # None: the optimizer's default, 1e-3 for adam and 1e-4 for sgd (the paper's)
+    momentum: float = 0.9
+    lr_step: int = 25  # divide the learning rate by 10 every lr_step epochs (paper)
+    theta2_penalty: float = 1e-3  # epsilon of Eq. 7
+    gamma_target: float = 1.0  # weight of gamma's MSE to the oracle targets; 0 trains GS by Eq. 7 alone
+    weight_decay: float = 0.0
+    val_budget: int = 4  # n used for picking the epoch by validation accuracy
+    folds: int = 5  # cross-fitting folds for the oracle targets
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in DEFAULT_LR:
+            raise SmartframesError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(DEFAULT_LR)}")
+        if self.lr is None:
+            object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
+        for name in ("epochs", "batch_size", "val_budget", "folds"):
+            if getattr(self, name) < 1:
+                raise SmartframesError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    def as_printed(self) -> "TrainConfig":
+        """These settings with the global selector trained as the paper prints it: by Eq. 7 alone,
+        gamma not regressed onto the oracle (pair with :meth:`SelectorConfig.as_printed`)."""
+        return replace(self, gamma_target=0.0)
+
+
+def validation_figures(selector: SmartSelector, videos: list[VideoData], n: int,
+                       precision_name: str = "float32") -> tuple[float, float]:
+    """(accuracy, selector loss) on held-out videos.
+
+    Accuracy: predict from the top-n frames by selector score, pooling the head's probabilities.
+    Loss: mean squared error of delta and gamma against the head's p(true class | frame), which
+    breaks ties between epochs of equal accuracy (a few dozen validation videos give coarse steps).
+    """
+    scores = score_videos(selector, videos, precision_name=precision_name)
+    right, loss = [], []
+    for v, (s, delta, gamma) in zip(videos, scores):
+        right.append(int(video_prediction(v.probs, top_n(s, n)).argmax() == v.label))
+        target = v.probs[:, v.label]
+        loss.append(float(np.mean((delta - target) ** 2) + np.mean((gamma - target) ** 2)))
+    return (float(np.mean(right)), float(np.mean(loss))) if right else (0.0, float("inf"))
+
+
+def _optimizer(cfg: TrainConfig, params):
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def train_selector(
+    store_dir,
+    out=None,
+    cfg: TrainConfig = TrainConfig(),
+    selector_cfg: SelectorConfig | None = None,
+    head_cfg: HeadConfig | None = None,
+    *,
+    oracle_dir=None,
+    progress: bool = True,
+    log=print,
+) -> tuple[Checkpoint, dict]:
+    """Train head, SFS and GS on a store's train split; keep the best epoch on val.
+
+    Args:
+        store_dir: a feature store with expensive features and train/val videos.
+        out: checkpoint directory to write (None: don't write).
+        cfg: optimisation settings.
+        selector_cfg: network switches and sizes (``in_dim``/``num_classes`` are filled in).
+        head_cfg: expensive head settings (``in_dim``/``num_classes`` are filled in).
+        oracle_dir: take the oracle targets from per-frame class probabilities computed by your
+            own model instead of the cross-fitted head (see :func:`load_frame_probabilities`).
+        progress: progress bar over epochs.
+        log: where one-line messages go.
+
+    Returns:
+        The checkpoint (also written to ``out``) and a history dict.
+    """
+    began = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    with FeatureStore.open(store_dir) as store:
+        classes = sorted({r.label for r in store.records(status="done") if r.label is not None})
+        train, val = load_videos(store, "train", classes), load_videos(store, "val", classes)
+        spec = store.spec
+    if len(classes) < 2:
+        raise SmartframesError(f"{store_dir}: need at least 2 classes with finished videos, found {len(classes)}")
+    if not train or not val:
+        raise SmartframesError(f"{store_dir}: need finished videos in both train and val splits "
+                               f"(train {len(train)}, val {len(val)})")
+    C = len(classes)
+    head_cfg = HeadConfig(**{**asdict(head_cfg or HeadConfig()), "in_dim": spec.expensive_dim, "num_classes": C})
+    selector_cfg = SelectorConfig(**{**asdict(selector_cfg or SelectorConfig()), "in_dim": spec.light_dim, "num_classes": C})
+
+    # expensive head on every training frame; cross-fitted oracle targets for the training videos
+    head = train_head(np.concatenate([v.emb for v in train]),
+                      np.concatenate([np.full(len(v.emb), v.label) for v in train]), head_cfg, cfg.seed)
+    if oracle_dir is not None:
+        for v in train:
+            v.target = load_frame_probabilities(oracle_dir, v, len(classes))[:, v.label]
+    else:
+        targets = cross_fit_oracle([v.emb for v in train], [v.label for v in train], head_cfg, cfg.folds, cfg.seed)
+        for v, t in zip(train, targets):
+            v.target = t
+    for v in train + val:
+        v.probs = head.probabilities(v.emb)
+    val_frame_acc = float(np.mean(np.concatenate([v.probs.argmax(1) == v.label for v in val])))
+    log(f"expensive head: {len(train)} train videos, val frame accuracy {val_frame_acc:.3f}")
+
+    selector = SmartSelector(selector_cfg)
+    selector.set_input_statistics(torch.from_numpy(np.concatenate([v.x for v in train])))
+    opt = _optimizer(cfg, selector.parameters())
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=0.1)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    best, best_state, best_epoch, history = (-1.0, 0.0), None, 0, []
+    bar = tqdm(range(cfg.epochs), desc="train", unit="epoch", disable=not progress, dynamic_ncols=True)
+    for epoch in bar:
+        selector.train()
+        totals = np.zeros(4)  # gs_ce, sfs_mse, gamma_mse, batches
+        for batch in torch.randperm(len(train), generator=gen).split(cfg.batch_size):
+            x, mask, lengths, labels, target = collate([train[i] for i in batch], with_targets=True)
+            partners = pair_partners(lengths, x.shape[1], gen)
+            _, delta, gs = selector(x, mask, partners)
+            ce = F.cross_entropy(gs.logits, labels)  # Eq. 7
+            sfs = ((delta - target) ** 2 * mask).sum() / mask.sum()
+            gmse = ((gs.gamma - target) ** 2 * mask).sum() / mask.sum()
+            loss = ce + cfg.theta2_penalty * selector.gs.regulariser() + sfs + cfg.gamma_target * gmse
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            totals += np.array([ce.item(), sfs.item(), gmse.item(), 1.0])
+        sched.step()
+        acc, val_loss = validation_figures(selector, val, cfg.val_budget, spec.light_precision)
+        history.append({"epoch": epoch + 1, "gs_ce": totals[0] / totals[3], "sfs_mse": totals[1] / totals[3],
+                        "gamma_mse": totals[2] / totals[3], "val_accuracy": acc, "val_loss": val_loss})
+        if (acc, -val_loss) > best:
+            best, best_state, best_epoch = (acc, -val_loss), copy.deepcopy(selector.state_dict()), epoch + 1
+        bar.set_postfix(ce=f"{totals[0] / totals[3]:.3f}", mse=f"{totals[1] / totals[3]:.4f}", val=f"{acc:.3f}",
+                        best=f"{best[0]:.3f}")
+    bar.close()
+    selector.load_state_dict(best_state)
+    meta = {
+        "training": asdict(cfg),
+        "versions": {"smartframes": __version__, "torch": torch.__version__},
+        "validation": {"accuracy": best[0], "loss": -best[1], "budget": cfg.val_budget, "epoch": best_epoch,
+                       "head_frame_accuracy": val_frame_acc},
+        "train_videos": len(train),
+        "val_videos": len(val),
+        "seconds": time.perf_counter() - began,
+    }
+    ckpt = Checkpoint(selector.eval(), head, spec, classes, meta)
+    if out is not None:
+        save_checkpoint(out, ckpt)
+    log(f"selector: best val accuracy {best[0]:.3f} at epoch {best_epoch} (n={cfg.val_budget}), "
+        f"{meta['seconds']:.1f} s")
+    return ckpt, {"history": history, **meta}
