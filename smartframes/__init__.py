@@ -23,6 +23,7 @@ from .data.synth import SynthConfig, synthesize
 from .device import default_device
 from .errors import SmartframesError
 from .evaluation.ablation import Ablation, ablation
+from .evaluation.diagnosis import Diagnosis, diagnose
 from .evaluation.evaluate import Evaluation, MethodResult, evaluate
 from .evaluation.metrics import average_precision, mean_average_precision
 from .evaluation.report import build_report
@@ -35,7 +36,7 @@ from .scale.select import select_videos
 from .selection.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .selection.export import EXPORT_FORMATS, export_selections
 from .selection.head import HeadConfig
-from .selection.methods import METHODS, choose, top_n
+from .selection.methods import METHODS, PICKS, choose, pick, segment_top, top_n
 from .selection.networks import SelectorConfig, SmartSelector
 from .selection.serving import Selection, Selector, load_selector
 from .selection.train import TrainConfig, train_selector
@@ -43,14 +44,14 @@ from .spec import BACKBONES, BackboneSpec, ConfigError, FeatureSpec
 from .version import __version__
 
 __all__ = [
-    "BACKBONES", "EXPORT_FORMATS", "FORMATS", "METHODS",
-    "Ablation", "BackboneSpec", "CandidateRule", "Checkpoint", "CheckpointError", "ConfigError", "DatasetError", "DatasetItem",
+    "BACKBONES", "EXPORT_FORMATS", "FORMATS", "METHODS", "PICKS",
+    "Ablation", "BackboneSpec", "Diagnosis", "CandidateRule", "Checkpoint", "CheckpointError", "ConfigError", "DatasetError", "DatasetItem",
     "EfficientNetLite", "Evaluation", "ExtractSummary", "FeatureExtractor", "FeatureSpec", "FeatureStore",
     "FormatResult", "HeadConfig", "Limits", "MethodResult", "Selection", "Selector", "SelectorConfig",
     "SmartSelector", "SmartframesError", "StoreError", "SynthConfig", "TrainConfig", "VideoError", "VideoFeatures",
     "VideoInfo",
-    "ablation", "average_precision", "build_report", "candidate_indices", "choose", "decode", "default_device",
+    "ablation", "average_precision", "build_report", "candidate_indices", "choose", "decode", "default_device", "diagnose",
     "evaluate", "export_selections", "extract_dataset", "load_backbone", "load_checkpoint", "load_dataset",
     "load_format", "load_selector", "load_source", "mean_average_precision", "probe", "read_frames",
-    "save_checkpoint", "select_videos", "synthesize", "top_n", "train_selector", "write_video",
+    "pick", "save_checkpoint", "segment_top", "select_videos", "synthesize", "top_n", "train_selector", "write_video",
 ]

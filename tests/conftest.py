@@ -25,6 +25,7 @@ settings.register_profile("smartframes-tests", database=None)
 settings.load_profile("smartframes-tests")
 
 REAL_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-clips"
+UCF101_9 = REAL_CLIPS.parent / "ucf101-9"
 ABSENT = "../shared/data/real-clips is not present (a fresh clone)"
 
 
@@ -61,6 +62,14 @@ def real_clips() -> Path:
     if not (REAL_CLIPS / "labels.csv").is_file():
         pytest.skip(ABSENT)
     return REAL_CLIPS
+
+
+@pytest.fixture(scope="session")
+def ucf101_9() -> Path:
+    """../shared/data/ucf101-9: real UCF101 clips of nine classes with the official split 1."""
+    if not (UCF101_9 / "labels.csv").is_file():
+        pytest.skip("../shared/data/ucf101-9 is not present (a fresh clone)")
+    return UCF101_9
 
 
 @pytest.fixture(scope="session")

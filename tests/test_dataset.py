@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smartframes.data.dataset import DatasetError, DatasetItem, assign_splits, carve_val, load_dataset
+from smartframes.data.dataset import DatasetError, DatasetItem, assign_splits, carve_val, load_dataset, video_group
 
 
 def _touch(root, names):
@@ -104,3 +104,27 @@ def test_carve_val_leaves_every_class_some_training_videos(sizes):
     items = [DatasetItem(f"/d/g{g}_c{i}.avi", "a", "train", f"g{g}_c{i}.avi") for g, n in enumerate(sizes) for i in range(n)]
     out = carve_val(items, 0.1, lambda it: it.key.split("_")[0])
     assert Counter(it.split for it in out)["train"] > 0
+
+
+def test_a_train_test_csv_gets_val_carved_by_group(tmp_path):
+    names = [f"{c}/v_{c}_g{g:02d}_c{k:02d}.avi" for c in ("Jump", "Run") for g in range(1, 11) for k in (1, 2)]
+    _touch(tmp_path, names)
+    rows = [f"{n},{n.split('/')[0]},{'test' if '_g01_' in n or '_g02_' in n else 'train'}" for n in names]
+    (tmp_path / "l.csv").write_text("path,label,split\n" + "\n".join(rows) + "\n")
+    items = load_dataset(tmp_path / "l.csv")
+    per = Counter((it.label, it.split) for it in items)
+    assert per[("Jump", "test")] == 4 and per[("Jump", "val")] == 2 and per[("Jump", "train")] == 14
+    groups = {}
+    for it in items:
+        groups.setdefault(video_group(it), set()).add(it.split)
+    assert all(len(splits) == 1 for splits in groups.values())  # no actor straddles two splits
+    assert all(it.split == "test" for it in items if "_g01_" in it.key)  # the official test split is kept
+
+
+def test_video_groups_of_ucf101_and_hmdb51_names():
+    ucf = DatasetItem("/d/a.avi", "Archery", "train", "Archery/v_Archery_g03_c02.avi")
+    hmdb = DatasetItem("/d/b.avi", "wave", "train", "wave/Wave_hello_wave_u_cm_np1_fr_med_0.avi")
+    other = DatasetItem("/d/c.mp4", "x", "train", "x/clip7.mp4")
+    assert video_group(ucf) == "Archery/g03"
+    assert video_group(hmdb) == "wave/Wave_hello_wave"
+    assert video_group(other) == "x/clip7.mp4"

@@ -157,9 +157,9 @@ def cmd_train(args) -> int:
     from ..selection.train import TrainConfig, train_selector
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                      val_budget=args.val_budget, seed=args.seed)
+                      val_budget=args.val_budget, seed=args.seed, target=args.target)
     sel = SelectorConfig(pairs=not args.no_pairs, use_sfs=not args.gs_only, use_gs=not args.sfs_only,
-                         use_glove=not args.no_glove)
+                         use_glove=not args.no_glove, pick=args.pick)
     if args.gamma_as_printed:
         sel, cfg = sel.as_printed(), cfg.as_printed()
     _output_folder(args.out)
@@ -391,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_extract)
 
     from ..data.synth import SynthConfig
+    from ..selection.networks import SelectorConfig
 
     d = SynthConfig()
     p = sub.add_parser(
@@ -438,6 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--oracle-dir", default=None,
                    help="oracle targets from your own model: DIR/<video name>.npy, per-frame class "
                    "probabilities (or logits) of shape (frames, classes), classes in sorted order")
+    p.add_argument("--target", choices=("probability", "rank"), default=t.target,
+                   help="what delta and gamma learn per frame: the oracle p(true class | frame) (default), or its "
+                   "rank within the video")
+    p.add_argument("--pick", choices=("top", "segments"), default=SelectorConfig().pick,
+                   help="scores -> n frames: the n best anywhere (default), or the best of each of n equal segments")
     p.add_argument("--sfs-only", action="store_true", help="ablation: score with delta alone")
     p.add_argument("--gs-only", action="store_true", help="ablation: score with gamma alone")
     p.add_argument("--no-pairs", action="store_true", help="ablation: single-frame input to the global selector")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +30,9 @@ class DatasetItem:
     labels: tuple[str, ...] = ()  # every label of a multi-label video, ``label`` first; () when single
 
 
+VAL_FRACTION = 0.1  # of each class's training videos, carved out when a list names no val split
+
+
 def load_dataset(source: str | os.PathLike) -> list[DatasetItem]:
     """Read a dataset and give every video a split.
 
@@ -38,7 +42,9 @@ def load_dataset(source: str | os.PathLike) -> list[DatasetItem]:
             relative to the CSV's folder unless absolute.
 
     Returns:
-        Items sorted by key. Videos without a split get one from :func:`assign_splits`.
+        Items sorted by key. Videos without a split get one from :func:`assign_splits`. A list
+        with ``train`` videos and no ``val`` ones (an official train/test split) gets ``val``
+        carved out of ``train`` by :func:`carve_val`, whole groups at a time (:func:`video_group`).
 
     Raises:
         DatasetError: missing source, bad header, empty rows, unknown split names, no videos.
@@ -49,7 +55,27 @@ def load_dataset(source: str | os.PathLike) -> list[DatasetItem]:
     items = _from_folder(source) if source.is_dir() else _from_csv(source)
     if not items:
         raise DatasetError(f"{source}: no videos found (expected {'<class>/<video> files' if source.is_dir() else 'CSV rows'})")
-    return assign_splits(items)
+    items = assign_splits(items)
+    if not any(it.split == "val" for it in items):
+        items = carve_val(items, VAL_FRACTION, group=video_group)
+    return items
+
+
+def video_group(item: DatasetItem) -> str:
+    """The videos that must share a split with ``item``: UCF101's ``_gNN_`` (one actor and place),
+    HMDB51's source film (the file name before its ``_<action>_<camera>_np..`` tags), else the
+    video alone."""
+    name = Path(item.key).stem
+    actor = re.search(r"_(g\d+)_c\d+$", name)
+    if actor:
+        return f"{item.label}/{actor[1]}"
+    source = re.sub(r"_[a-z]+_[a-z]+_np\d+_[a-z]+_[a-z]+_\d+$", "", name)
+    return f"{item.label}/{source}" if source != name else item.key
+
+
+def split_counts(items: list[DatasetItem]) -> str:
+    """``"train 292, val 32, test 126"``: how many videos each split holds."""
+    return ", ".join(f"{split} {sum(it.split == split for it in items)}" for split in SPLITS)
 
 
 def _from_folder(root: Path) -> list[DatasetItem]:

@@ -123,7 +123,7 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
     lengths = {len(v.x) for v in videos}
     external = None if probs_dir is None else (expensive_gflops or 0.0)
     cost = build_cost_model(ckpt, lengths, external_gflops=external)
-    results = []
+    results, rule = [], ckpt.selector.cfg.pick
     for method in METHODS:
         for n in ([None] if method == "all" else budgets):
             runs = RANDOM_SEEDS if method == "random" else 1
@@ -134,7 +134,7 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
                 right, prec, predictions = [], [], []
                 for v, (score, delta, gamma) in zip(videos, scores):
                     T = len(v.x)
-                    picked = choose(method, n, T, score=score, delta=delta, gamma=gamma, probs=v.probs,
+                    picked = choose(method, n, T, score=score, delta=delta, gamma=gamma, probs=v.probs, rule=rule,
                                     label=v.label, rng=rng)
                     predictions.append(video_prediction(v.probs, picked))
                     right.append(hit_at_1(predictions[-1], v.all_labels))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..data.dataset import load_dataset
+from ..data.dataset import load_dataset, split_counts
 from ..device import check_device, resolve_device
 from ..errors import SmartframesError
 from ..features.extractor import BATCH_SIZE, FeatureExtractor, assemble, decode_settings
@@ -41,6 +41,7 @@ class ExtractSummary:
     store_done: int  # finished videos in the store after the run
     store_failed: int
     taken: int = 0  # videos another process was extracting, left to it
+    splits: str = ""  # how many of the dataset's videos each split holds
 
     @property
     def frames_per_second(self) -> float:
@@ -53,6 +54,7 @@ class ExtractSummary:
             f"store: {self.store_done} done, {self.store_failed} failed"
             + (f"; {self.partial} stored with lost frames" if self.partial else "")
             + (f"; {self.taken} left to another process" if self.taken else "")
+            + (f"; splits: {self.splits}" if self.splits else "")
         )
 
 
@@ -123,6 +125,7 @@ def extract_dataset(
                 run.record(_local(extractor, worker, run))
         summary = run.summary
         summary.skipped = skipped
+        summary.splits = split_counts(items)
         summary.store_done, summary.store_failed = store.count("done"), store.count("failed")
         return summary
 

@@ -32,6 +32,29 @@ def top_n(scores: np.ndarray, n: int) -> list[int]:
     return sorted(best.tolist())
 
 
+def segment_top(scores: np.ndarray, n: int) -> list[int]:
+    """The highest-scoring position inside each of ``n`` equal segments of the video, in time
+    order: the budget spread over the whole video (ties go to the earlier frame; all positions if
+    ``n`` >= T)."""
+    s = np.asarray(scores, np.float64).ravel()
+    T = len(s)
+    if n >= T:
+        return list(range(T))
+    if n <= 0:
+        return []
+    edges = (np.arange(n + 1) * T) // n  # n < T: every segment holds at least one frame
+    return [int(a + np.argmax(s[a:b])) for a, b in zip(edges[:-1], edges[1:])]
+
+
+PICKS = {"top": top_n, "segments": segment_top}
+"""How a selector's scores become n frames: the n best anywhere, or the best of each segment."""
+
+
+def pick(scores: np.ndarray, n: int, rule: str = "top") -> list[int]:
+    """Positions chosen from per-frame ``scores`` (T,) by ``rule``, a key of :data:`PICKS`."""
+    return PICKS[rule](scores, n)
+
+
 def uniform_frames(T: int, n: int) -> list[int]:
     """n evenly spaced positions among T candidates (segment centres); all of them if n >= T."""
     return candidate_indices(T, 1, n).tolist()
@@ -43,11 +66,12 @@ def random_frames(T: int, n: int, rng: np.random.Generator) -> list[int]:
 
 
 def choose(method: Method, n: int | None, T: int, *, score=None, delta=None, gamma=None, probs=None,
-           label: int | None = None, rng: np.random.Generator | None = None) -> list[int]:
+           label: int | None = None, rng: np.random.Generator | None = None, rule: str = "top") -> list[int]:
     """Positions (among T candidates) that ``method`` picks with budget ``n`` (None for ``all``).
 
     Args:
-        score, delta, gamma: the selector's per-frame scores (T,), for smart, sfs and gs.
+        score, delta, gamma: the selector's per-frame scores (T,), for smart, sfs and gs, turned
+            into frames by ``rule`` (the selector's :data:`PICKS` rule).
         probs, label: the expensive classifier's per-frame probabilities (T, C) and the true class,
             for oracle.
         rng: for random.
@@ -55,11 +79,11 @@ def choose(method: Method, n: int | None, T: int, *, score=None, delta=None, gam
     if method == "all" or n is None:
         return list(range(T))
     if method == "smart":
-        return top_n(score, n)
+        return pick(score, n, rule)
     if method == "sfs":
-        return top_n(delta, n)
+        return pick(delta, n, rule)
     if method == "gs":
-        return top_n(gamma, n)
+        return pick(gamma, n, rule)
     if method == "uniform":
         return uniform_frames(T, n)
     if method == "random":

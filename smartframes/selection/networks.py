@@ -38,10 +38,13 @@ class SelectorConfig:
     use_glove: bool = True  # False drops the last 50 (GloVe) columns: the "VF only" ablation
     glove_dim: int = 50
     gamma_from_frame: bool = True  # Eq. 5 on frame t's beta_t Z_t; False: on omega_t, as printed
+    pick: str = "top"  # scores -> n frames: "top" (the n best) or "segments" (the best of each of n segments)
 
     def __post_init__(self):
         if not (self.use_sfs or self.use_gs):
             raise SmartframesError("a selector needs delta or gamma: --sfs-only and --gs-only exclude each other")
+        if self.pick not in ("top", "segments"):
+            raise SmartframesError(f"pick must be 'top' or 'segments', got {self.pick!r}")
 
     def as_printed(self) -> "SelectorConfig":
         """This selector with the global selector as the paper prints it: Eq. 5 on the running sum

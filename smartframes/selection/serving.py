@@ -14,7 +14,7 @@ from ..device import precision
 from ..features.extractor import BATCH_SIZE, FeatureExtractor
 from ..io.video import Size, VideoError, decode, read_frames
 from .checkpoint import Checkpoint, load_checkpoint
-from .methods import top_n
+from .methods import pick
 from .networks import inference_partners
 
 
@@ -105,7 +105,7 @@ class Selector:
             raise VideoError(video, "no decodable frames")
         light, cand, cand_times = np.concatenate(parts), np.concatenate(idx), np.concatenate(times)
         score, delta, gamma = self.score(light)
-        chosen = top_n(score, n)
+        chosen = pick(score, n, self.ckpt.selector.cfg.pick)
         size = self.ckpt.spec.decode_sizes.expensive
         frames = decode(video, cand[chosen].tolist(), (size,), seek=seek).frames[0]
         emb = self.extractor.expensive_features(frames)

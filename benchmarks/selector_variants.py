@@ -1,0 +1,65 @@
+"""Compare selector variants on one split of a store (choose on ``val``, never on ``test``): for
+each variant, train with each seed, evaluate, and print SMART's accuracy next to uniform's and the
+oracle's, the share of the uniform-to-oracle gap SMART closes, and the diagnosis figures.
+
+    python benchmarks/selector_variants.py --store ucf101-run/store --split val \\
+        [--variants probability/top,probability/segments,rank/top,rank/segments] [--seeds 0,1] [--budgets 1,2,4]
+
+A variant is ``TARGET/PICK``: the training target (``probability``: the oracle p(true class |
+frame); ``rank``: its rank within the video) and how scores become frames (``top`` or
+``segments``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from smartframes.evaluation.diagnosis import diagnose
+from smartframes.evaluation.evaluate import evaluate
+from smartframes.selection.networks import SelectorConfig
+from smartframes.selection.train import TrainConfig, train_selector
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--split", default="val", choices=("train", "val", "test"))
+    parser.add_argument("--variants", default="probability/top,probability/segments,rank/top,rank/segments")
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--budgets", default="1,2,4")
+    args = parser.parse_args()
+    budgets = tuple(int(n) for n in args.budgets.split(","))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"{'variant':<22}" + "".join(f"{'n=' + str(n):>8}" for n in budgets)
+          + f"{'gap closed':>12}{'rho delta':>10}{'rho score':>10}{'span@4':>8}{'s/seed':>8}")
+    for variant in args.variants.split(","):
+        target, rule = variant.split("/")
+        accs, gaps, rho_d, rho_s, spans, secs = [], [], [], [], [], []
+        for seed in seeds:
+            began = time.perf_counter()
+            ckpt, _ = train_selector(args.store, None, TrainConfig(seed=seed, target=target), SelectorConfig(pick=rule),
+                                     progress=False, log=lambda m: None)
+            report = evaluate(args.store, None, budgets, ckpt=ckpt, split=args.split)
+            secs.append(time.perf_counter() - began)
+            d = diagnose(report, rule=rule)
+            smart = [report.result("smart", n).accuracy for n in budgets]
+            uniform = [report.result("uniform", n).accuracy for n in budgets]
+            oracle = [report.result("oracle", n).accuracy for n in budgets]
+            accs.append(smart)
+            gaps.append(np.mean([(s - u) / (o - u) if o > u else 0.0 for s, u, o in zip(smart, uniform, oracle)]))
+            rho_d.append(d.spearman["delta"])
+            rho_s.append(d.spearman["score"])
+            spans.append(d.span["smart"])
+        print(f"{variant:<22}" + "".join(f"{100 * a:>8.1f}" for a in np.mean(accs, 0))
+              + f"{100 * np.mean(gaps):>11.0f}%{np.mean(rho_d):>10.2f}{np.mean(rho_s):>10.2f}"
+              + f"{100 * np.mean(spans):>7.0f}%{np.mean(secs):>8.0f}", flush=True)
+    print(f"{'uniform':<22}" + "".join(f"{100 * u:>8.1f}" for u in uniform))
+    print(f"{'oracle':<22}" + "".join(f"{100 * o:>8.1f}" for o in oracle))
+    print(f"{'all frames':<22}{100 * report.result('all').accuracy:>8.1f}   ({report.videos} {args.split} videos)")
+
+
+if __name__ == "__main__":
+    main()
