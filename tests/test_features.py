@@ -78,7 +78,7 @@ def test_spec_validation_and_diff():
         FeatureSpec(light_backbone="resnet9000")
     with pytest.raises(SmartframesError, match="--every"):
         FeatureSpec(every=0)
-    a, b = FeatureSpec(), FeatureSpec(light_resolution=224)
+    a, b = FeatureSpec(light_resolution=160), FeatureSpec(light_resolution=224)
     assert a.diff(b) == ["light_resolution: 160 != 224"]
     assert FeatureSpec.from_dict(__import__("json").loads(a.to_json())) == a
 

@@ -62,7 +62,7 @@ def test_checkpoint_round_trip(toy):
 def test_checkpoint_with_other_features_is_refused(toy):
     root, _, _, _ = toy
     with pytest.raises(CheckpointError, match="trained on other features .*light_resolution: 96 != 160"):
-        load_checkpoint(root / "ckpt", expect_spec=FeatureSpec())
+        load_checkpoint(root / "ckpt", expect_spec=FeatureSpec(light_resolution=160))
 
 
 def _tampered(root: Path, tmp_path: Path, edit) -> Path:
