@@ -62,15 +62,20 @@ def load_dataset(source: str | os.PathLike) -> list[DatasetItem]:
 
 
 def video_group(item: DatasetItem) -> str:
-    """The videos that must share a split with ``item``: UCF101's ``_gNN_`` (one actor and place),
-    HMDB51's source film (the file name before its ``_<action>_<camera>_np..`` tags), else the
-    video alone."""
-    name = Path(item.key).stem
-    actor = re.search(r"_(g\d+)_c\d+$", name)
+    """The videos that must share a split with ``item``: see :func:`group_of`."""
+    return group_of(item.label, item.key)
+
+
+def group_of(label: str, name: str) -> str:
+    """The group of a video named ``name`` (a path or file name) of class ``label``: UCF101's
+    ``_gNN_`` (one actor and place), HMDB51's source film (the file name before its
+    ``_<tags>_np<N>_..`` suffix), else the video alone (``name``)."""
+    stem = Path(name).stem
+    actor = re.search(r"_(g\d+)_c\d+$", stem)
     if actor:
-        return f"{item.label}/{actor[1]}"
-    source = re.sub(r"_[a-z]+_[a-z]+_np\d+_[a-z]+_[a-z]+_\d+$", "", name)
-    return f"{item.label}/{source}" if source != name else item.key
+        return f"{label}/{actor[1]}"
+    source = re.sub(r"_[a-z]+_[a-z]+_np\d+_[a-z]+_[a-z]+_\d+$", "", stem)
+    return f"{label}/{source}" if source != stem else name
 
 
 def split_counts(items: list[DatasetItem]) -> str:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from .dataset import DatasetError, DatasetItem, carve_val, load_dataset
+from .dataset import DatasetError, DatasetItem, carve_val, group_of, load_dataset
 
 VAL_FRACTION = 0.1
 OFFICIAL_SPLITS = (1, 2, 3)  # UCF101 and HMDB51 each publish three train/test splits
@@ -133,9 +133,7 @@ def read_ucf101(root: Path, split: int) -> tuple[list[Entry], list[str]]:
             label = classes.get(int(parts[1])) if len(parts) == 2 else by_folder.get(video.split("/")[0].lower())
             if label is None:
                 raise DatasetError(f"{path}: line {n}: class of {video} is not in {class_ind}")
-            actor = re.search(r"_(g\d+)_c\d+", video)
-            group = f"{label}/{actor[1]}" if actor else None
-            entries.append(Entry(video, label, subset, (video, f"UCF-101/{video}"), group=group))
+            entries.append(Entry(video, label, subset, (video, f"UCF-101/{video}"), group=group_of(label, video)))
     return entries, [classes[k] for k in sorted(classes)]
 
 
@@ -157,9 +155,8 @@ def read_hmdb51(root: Path, split: int) -> tuple[list[Entry], list[str]]:
             if parts[1] == "0":
                 continue
             video = f"{label}/{parts[0]}"
-            source = re.sub(r"_[a-z]+_[a-z]+_np\d+_[a-z]+_[a-z]+_\d+$", "", PurePosixPath(parts[0]).stem)
             subset = "train" if parts[1] == "1" else "test"
-            entries.append(Entry(video, label, subset, (video, f"hmdb51_org/{video}"), group=f"{label}/{source}"))
+            entries.append(Entry(video, label, subset, (video, f"hmdb51_org/{video}"), group=group_of(label, video)))
     return entries, sorted(path.name[: -len(suffix)] for path in files)
 
 
