@@ -41,7 +41,7 @@ from .selection.networks import SelectorConfig, SmartSelector
 from .selection.serving import Selection, Selector, load_selector
 from .selection.train import TrainConfig, train_selector
 from .spec import BACKBONES, BackboneSpec, ConfigError, FeatureSpec
-from .version import __version__
+from .version import __version__ as __version__
 
 __all__ = [
     "BACKBONES", "EXPORT_FORMATS", "FORMATS", "METHODS", "PICKS",

@@ -47,7 +47,7 @@ def _span(picked: list[int], T: int) -> float:
 def diagnose(report: Evaluation, span_budget: int = 4, rule: str = "top") -> Diagnosis:
     """The diagnosis figures of an evaluation (its per-video probabilities and scores); ``rule``
     is how the selector turns scores into frames (its ``SelectorConfig.pick``)."""
-    frames_right, stds, truth, spans = [], [], [], {"smart": [], "uniform": []}
+    frames_right, stds, spans = [], [], {"smart": [], "uniform": []}
     score_pairs = {"delta": [], "gamma": [], "score": []}
     for v, (score, delta, gamma) in report.scored:
         p_true = v.probs[:, v.label]
