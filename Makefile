@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench pretrained clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,12 @@ bench: setup
 	$(BIN)/smartframes bench
 	$(BIN)/python benchmarks/extract_speed.py
 	$(BIN)/python benchmarks/memory_format.py
+
+# The generic selector shipped in the package (smartframes/pretrained/generic), rebuilt from the real
+# UCF101 clips in ../shared (about 25 minutes on 2 cores; the store in build/pretrained is reused).
+UCF101_9 ?= ../shared/data/ucf101-9/labels.csv
+pretrained: setup
+	$(BIN)/python -m smartframes.scale.pretrained --labels $(UCF101_9) --work build/pretrained
 
 clean:
 	rm -rf $(VENV) smartframes-demo .pytest_cache

@@ -223,7 +223,7 @@ def light_outputs(ex: FeatureExtractor, images: np.ndarray) -> dict[str, np.ndar
         batch = images[start : start + ex.batch_size]
         x = to_input(centre_crop(batch, r), ex.light_spec)
         top1.append(ex.light_model.forward_head(ex.light_model.forward_features(x)).argmax(1).numpy())
-        v, g = ex.light_features(batch)
+        v, g, _ = ex.light_features(batch)
         visual.append(v)
         glove.append(g)
     return {"top1": np.concatenate(top1), "glove": np.concatenate(glove), "visual": np.concatenate(visual)}

@@ -48,7 +48,7 @@ def light_stores(source: FeatureStore, out: Path, resolutions: list[int]) -> dic
         decoded = decode(rec.path, arrays["indices"].tolist(), sizes)
         info = probe(rec.path)
         for (r, store), frames in zip(stores.items(), decoded.frames):
-            visual, glove = extractors[r].light_features(frames)
+            visual, glove, _ = extractors[r].light_features(frames)
             store.put(rec.id, VideoFeatures(visual, glove, arrays["expensive"], arrays["indices"], arrays["times"],
                                             info, 0, rec.seek), 0.0)
     if todo:

@@ -76,6 +76,10 @@ class DecodeSizes(NamedTuple):
         return (self.light,) if light_only or self.expensive is None else (self.light, self.expensive)
 
 
+LIGHT_FIELDS = ("light_backbone", "light_resolution", "glove", "top_k_words", "light_precision")
+"""The fields of :class:`FeatureSpec` that determine the light features."""
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """Everything that determines a video's stored features; a store holds one spec."""
@@ -147,6 +151,12 @@ class FeatureSpec:
         expensive = self.expensive_backbone
         return DecodeSizes(BACKBONES[self.light_backbone].resize_short_side(self.light_resolution),
                            None if expensive is None else BACKBONES[expensive].resize_short_side(self.expensive_resolution))
+
+    def light_diff(self, other: "FeatureSpec") -> list[str]:
+        """:meth:`diff` restricted to what makes the light features (what a selector reads): a
+        selector trained on one store scores another whose light features match, whatever its
+        expensive backbone or candidate rule."""
+        return [d for d in self.diff(other) if d.split(":")[0] in LIGHT_FIELDS]
 
     def diff(self, other: "FeatureSpec") -> list[str]:
         """Human-readable list of fields that differ, e.g. ``["light_resolution: 160 != 224"]``."""

@@ -149,8 +149,10 @@ def write_class_folder():
 TOY_SPEC = FeatureSpec(light_resolution=96, expensive_resolution=96)
 
 
-def _make_toy_store(root: Path, classes: int = 3, per_class: int = 30, T: int = 20, seed: int = 0) -> dict:
+def _make_toy_store(root: Path, classes: int = 3, per_class: int = 30, T: int = 20, seed: int = 0,
+                    stats: bool = True) -> dict:
     rng = np.random.default_rng(seed)
+    other = np.random.default_rng(seed + 1)  # frame statistics, drawn apart so the features stay as they were
     visual_dirs = rng.normal(size=(classes, 1280)).astype(np.float32)
     glove_dirs = rng.normal(size=(classes, 50)).astype(np.float32)
     exp_dirs = rng.normal(size=(classes, 1280)).astype(np.float32)
@@ -171,7 +173,11 @@ def _make_toy_store(root: Path, classes: int = 3, per_class: int = 30, T: int = 
             expensive = rng.normal(size=(T, 1280)).astype(np.float32)
             expensive[useful] += 0.8 * exp_dirs[c]
             info = VideoInfo(path, T, 10.0, T / 10, 64, 64, 0, "h264")
-            feats[path] = VideoFeatures(visual, glove, expensive, np.arange(T), np.arange(T) / 10, info, 0)
+            quality = np.c_[other.uniform(0.2, 0.8, T), other.uniform(0.1, 0.3, T), other.uniform(0.001, 0.01, T),
+                            other.uniform(0.05, 0.5, T)].astype(np.float32)
+            confidence = np.c_[other.uniform(0, 1, T), other.uniform(0, 6, T)].astype(np.float32)
+            feats[path] = VideoFeatures(visual, glove, expensive, np.arange(T), np.arange(T) / 10, info, 0,
+                                        quality=quality if stats else None, confidence=confidence if stats else None)
             masks[path] = useful
     store = FeatureStore.create_or_open(root / "store", TOY_SPEC)
     store.add_videos(items)
@@ -186,9 +192,10 @@ def _make_toy_store(root: Path, classes: int = 3, per_class: int = 30, T: int = 
 
 @pytest.fixture(scope="session")
 def make_toy_store():
-    """``make_toy_store(root, classes=3, per_class=30, T=20, seed=0)``: a store ``root/store`` of
-    made-up features (96-pixel spec, classes ``class0``...): each video has 4 useful frames carrying
-    its class signal, the rest noise. Returns {video id: useful-frame mask}."""
+    """``make_toy_store(root, classes=3, per_class=30, T=20, seed=0, stats=True)``: a store
+    ``root/store`` of made-up features (96-pixel spec, classes ``class0``...): each video has 4
+    useful frames carrying its class signal, the rest noise; ``stats=False`` leaves out the frame
+    statistics, as in stores written before they were kept. Returns {video id: useful-frame mask}."""
     return _make_toy_store
 
 

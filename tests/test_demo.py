@@ -8,6 +8,7 @@ import pytest
 
 from smartframes.cli.demo import run_demo
 from smartframes.data.synth import SynthConfig
+from smartframes.selection.methods import METHODS
 
 TINY = SynthConfig(classes=4, per_class=8, frames=10, size=64)
 
@@ -30,7 +31,7 @@ def test_demo_writes_everything(demo):
         p.name for p in (out / "report_figures").glob("*.png")}
     results = json.loads((out / "results.json").read_text())
     methods = {r["method"] for r in results["results"]}
-    assert methods == {"smart", "sfs", "gs", "uniform", "random", "all", "oracle"}
+    assert methods == set(METHODS)
     assert all(r["selection_precision"] is not None for r in results["results"])  # ground truth found
     assert len(results["ablation"]["rows"]) == 8
 

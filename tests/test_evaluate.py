@@ -16,6 +16,7 @@ from smartframes.errors import SmartframesError
 from smartframes.evaluation.cost import count_flops
 from smartframes.evaluation.evaluate import evaluate, format_table
 from smartframes.selection.methods import METHODS, choose, random_frames, uniform_frames
+from smartframes.selection.scoring import score_videos
 from smartframes.selection.train import TrainConfig, train_selector
 
 
@@ -75,7 +76,7 @@ def test_cli_json_has_the_documented_fields(toy_eval, tmp_path, capsys):
         assert (r["budget"] is None) == (r["method"] == "all")
         assert 0 <= r["accuracy"] <= 1 and r["gflops_per_video"] > 0 and r["ms_per_video"] > 0
         assert r["selection_precision"] is None  # made-up features: no ground truth
-    assert len(report["results"]) == 6 * 2 + 1
+    assert len(report["results"]) == (len(METHODS) - 1) * 2 + 1 and report["skipped"] == []
 
 
 def test_report_renders_in_headless_chromium(toy_eval, tmp_path):
@@ -231,3 +232,36 @@ def test_evaluate_with_probabilities_from_your_own_model(toy_eval, tmp_path):
     missing.unlink()
     with pytest.raises(SmartframesError, match=rf"{missing.name}: per-frame probabilities missing for .*{missing.stem}"):
         evaluate(toy_eval / "store", toy_eval / "ckpt", budgets=(2,), probs_dir=probs_dir)
+
+
+def test_store_without_frame_statistics_leaves_out_the_methods_that_read_them(tmp_path, make_toy_store):
+    make_toy_store(tmp_path, per_class=12, stats=False)
+    train_selector(tmp_path / "store", tmp_path / "ckpt", TrainConfig(epochs=2), progress=False, log=lambda m: None)
+    report = evaluate(tmp_path / "store", tmp_path / "ckpt", budgets=(2,))
+    assert report.skipped == ["quality", "confidence"]
+    assert {r.method for r in report.results} == set(METHODS) - {"quality", "confidence"}
+    assert "left out: quality, confidence" in format_table(report)
+
+
+def test_selector_from_other_classes_against_this_stores_recogniser(tmp_path, make_toy_store, capsys):
+    make_toy_store(tmp_path, classes=4, per_class=15)
+    store = tmp_path / "store"
+    seen, unseen = ["class0", "class1"], ["class2", "class3"]
+    selector, _ = train_selector(store, tmp_path / "a", TrainConfig(epochs=4), classes=seen, progress=False,
+                                 log=lambda m: None)
+    recogniser, _ = train_selector(store, tmp_path / "b", TrainConfig(epochs=1), classes=unseen, progress=False,
+                                   log=lambda m: None)
+    assert selector.classes == seen and recogniser.classes == unseen
+    report = evaluate(store, None, (2,), ckpt=selector, recogniser=recogniser, classes=unseen)
+    assert report.classes == unseen and report.videos == 2 * 3  # the test clips of the two unseen classes
+    own = evaluate(store, tmp_path / "b", (2,), classes=unseen)
+    for method in ("uniform", "oracle", "kcenter"):  # the same recogniser: the same figures for frame-blind methods
+        assert report.result(method, 2).accuracy == own.result(method, 2).accuracy
+    video, (score, _, _) = report.scored[0]  # the frame scores are the selector's, not the recogniser's own
+    assert np.array_equal(score, score_videos(selector.selector, [video], precision_name=selector.spec.light_precision)[0][0])
+    (tmp_path / "unseen.txt").write_text("class2\nclass3\n")
+    assert main(["evaluate", "--store", str(store), "--selector", str(tmp_path / "a"), "--recogniser",
+                 str(tmp_path / "b"), "--classes", str(tmp_path / "unseen.txt"), "--budgets", "2"]) == 0
+    assert "6 test videos" in capsys.readouterr().out
+    with pytest.raises(SmartframesError, match="unknown to the recogniser: class0"):
+        evaluate(store, None, (2,), ckpt=selector, recogniser=recogniser)

@@ -11,6 +11,7 @@ from hypothesis import given, strategies as st
 from smartframes.errors import SmartframesError
 from smartframes.candidates import candidate_indices
 from smartframes.features.extractor import FeatureExtractor
+from smartframes.features.quality import pixel_statistics, quality_table
 from smartframes.spec import FeatureSpec
 from smartframes.features.words import class_vectors
 
@@ -39,6 +40,24 @@ def test_extract_one_video(tmp_path, write_class_folder, small_spec):
     # the GloVe part is a mean of 10 class vectors: it lies inside their span, with unit-scale norm
     vectors, _ = class_vectors()
     assert 0 < np.linalg.norm(feats.glove[0]) <= np.linalg.norm(vectors, axis=1).max()
+    # frame statistics for the training-free methods: [brightness, contrast, sharpness, change], [max p, entropy]
+    assert feats.quality.shape == (6, 4) and feats.confidence.shape == (6, 2)
+    assert np.all((feats.quality[:, 0] >= 0) & (feats.quality[:, 0] <= 1)) and feats.quality[0, 3] == 0
+    assert np.all((feats.confidence[:, 0] > 0) & (feats.confidence[:, 0] <= 1))
+    assert np.all((feats.confidence[:, 1] >= 0) & (feats.confidence[:, 1] <= np.log(1000) + 1e-4))
+
+
+def test_pixel_statistics_by_hand():
+    black = np.zeros((1, 8, 8, 3), np.uint8)
+    board = np.kron((np.indices((4, 4)).sum(0) % 2) * 255, np.ones((2, 2)))[None, :, :, None].repeat(3, 3)
+    board = board.astype(np.uint8)  # 8x8 checkerboard of 2x2 squares: half white
+    stats, hists = pixel_statistics(np.concatenate([black, board]))
+    np.testing.assert_allclose(stats[0], [0, 0, 0], atol=1e-7)
+    np.testing.assert_allclose(stats[1, :2], [0.5, 0.5], atol=1e-3)
+    assert stats[1, 2] > 0.5  # edges everywhere: a sharp frame
+    assert hists[0, 0] == 1 and hists[1, 0] == hists[1, -1] == 0.5
+    table = quality_table(stats, hists)
+    assert table.shape == (2, 4) and table[0, 3] == 0 and table[1, 3] == pytest.approx(1.0)
 
 
 def test_batching_does_not_change_features(tmp_path, write_class_folder, small_spec):
@@ -58,7 +77,7 @@ def test_glove_feature_is_the_mean_of_the_top10_class_vectors(tmp_path, write_cl
     import torch
 
     frames = read_frames(root / "red" / "0.mp4", size=ex.spec.decode_sizes.light)
-    _, glove = ex.light_features(frames)
+    _, glove, _ = ex.light_features(frames)
     with torch.inference_mode():
         logits = ex.light_model(to_input(centre_crop(frames, 96), ex.light_spec))
     vectors, known = class_vectors()
@@ -100,7 +119,7 @@ def test_bfloat16_light_features_stay_close_to_float32(tmp_path, write_class_fol
     exact = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None, light_precision="float32"))
     assert fast.spec.light_precision == "bfloat16"
     frames = np.concatenate([read_frames(p, size=fast.spec.decode_sizes.light) for p in sorted(root.rglob("*.mp4"))])
-    (va, _), (vb, _) = fast.light_features(frames), exact.light_features(frames)
+    (va, _, _), (vb, _, _) = fast.light_features(frames), exact.light_features(frames)
     cosine = (va * vb).sum(1) / np.linalg.norm(va, axis=1) / np.linalg.norm(vb, axis=1)
     assert cosine.mean() > 0.97 and cosine.min() > 0.9 and not np.array_equal(va, vb)  # flat test frames; real: 0.996
 

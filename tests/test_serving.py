@@ -9,7 +9,10 @@ import sys
 import pytest
 
 from smartframes.cli.main import main
+from smartframes.selection.methods import DEFAULT_METHOD, SERVING_METHODS
+from smartframes.selection.pretrained import GENERIC_DIR, load_generic
 from smartframes.selection.serving import load_selector
+from smartframes.spec import FeatureSpec
 from smartframes.data.synth import SynthConfig, synthesize
 
 pytestmark = pytest.mark.slow
@@ -59,3 +62,38 @@ def test_select_errors_are_one_line(trained, tmp_path):
         proc = subprocess.run([sys.executable, "-m", "smartframes", *argv], capture_output=True, text=True)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode != 0 and len(lines) == 1 and message in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize("method", SERVING_METHODS[3:])
+def test_select_without_a_checkpoint(trained, method):
+    video = sorted((trained / "bench" / "videos").rglob("*.mp4"))[0]
+    sel = load_selector(method=method, device="cpu").select(video, n=3)
+    assert sel.method == method and len(sel.indices) == 3 and sel.indices == sorted(set(sel.indices))
+    assert sel.label is None and sel.score is None and set(sel.indices) <= set(sel.candidates.tolist())
+    assert f"{method} chose 3 of 16 frames" in sel.format()
+
+
+def test_select_cli_without_a_checkpoint_on_a_real_clip(real_clips, tmp_path, capsys):
+    clip = real_clips / "misc" / "v_Basketball_g01_c01.avi"
+    sheet = tmp_path / "s.png"
+    assert main(["select", str(clip), "-n", "8", "--json", "--sheet", str(sheet), "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["method"] == DEFAULT_METHOD and len(out["indices"]) == 8 and out["label"] is None
+    assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["select", str(clip), "-n", "4", "--method", "kcenter", "--export", "csv", "--out",
+                 str(tmp_path / "k.csv")]) == 0
+    rows = (tmp_path / "k.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("path,rank,frame,time")
+
+
+def test_the_generic_selector_ships_in_the_package_and_selects_without_a_checkpoint(real_clips, capsys):
+    files = sorted(p.name for p in GENERIC_DIR.iterdir())
+    assert files == ["config.json", "model.safetensors"]
+    assert sum(p.stat().st_size for p in GENERIC_DIR.iterdir()) < 10_000_000
+    generic = load_generic()
+    assert generic.head is None and generic.spec.light_diff(FeatureSpec()) == []
+    clip = real_clips / "misc" / "v_Basketball_g01_c01.avi"
+    assert main(["select", str(clip), "-n", "4", "--method", "smart", "--json", "--device", "cpu"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["method"] == "smart" and out["label"] is None and len(out["indices"]) == 4
+    assert len(out["score"]) == len(out["candidates"])

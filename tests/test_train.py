@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from smartframes.errors import SmartframesError
+from smartframes.evaluation.evaluate import evaluate
 from smartframes.features.store import FeatureStore
-from smartframes.selection.checkpoint import CheckpointError, load_checkpoint
+from smartframes.selection.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from smartframes.selection.methods import top_n
 from smartframes.selection.scoring import load_videos, score_videos
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.networks import SelectorConfig, SmartSelector
+from smartframes.selection.train import TrainConfig, listnet_loss, smooth_in_time, train_selector
 from smartframes.spec import FeatureSpec
 
 
@@ -123,3 +127,80 @@ def test_user_supplied_oracle(toy, tmp_path):
     with pytest.raises(SmartframesError, match=r"expected shape \(frames, 3\), got \(20, 5\)") as err:
         train_selector(root / "store", None, TrainConfig(epochs=1), oracle_dir=oracle, progress=False, log=lambda m: None)
     assert str(first) in str(err.value)
+
+
+def test_smoothing_averages_neighbours_and_keeps_edges():
+    p = np.array([0.0, 0.0, 1.0, 0.0, 0.0], dtype=np.float32)
+    smoothed = smooth_in_time(p, 3)
+    assert np.allclose(smoothed, [0.0, 1 / 3, 1 / 3, 1 / 3, 0.0])
+    assert smoothed.dtype == p.dtype
+    assert smooth_in_time(p, 1) is p
+
+
+def test_listnet_loss_prefers_the_target_order_and_ignores_padding():
+    target = torch.tensor([[0.0, 0.5, 1.0, 0.0]])
+    mask = torch.tensor([[True, True, True, False]])
+    agree = torch.tensor([[0.1, 0.5, 0.9, 0.0]])
+    disagree = torch.tensor([[0.9, 0.5, 0.1, 0.0]])
+    assert listnet_loss(agree, target, mask) < listnet_loss(disagree, target, mask)
+    padded_differently = agree.clone()
+    padded_differently[0, 3] = 0.99
+    assert torch.equal(listnet_loss(agree, target, mask), listnet_loss(padded_differently, target, mask))
+
+
+@pytest.mark.parametrize("settings", [{"loss": "listnet"}, {"smooth": 3}])
+def test_ranking_loss_and_smoothed_targets_still_find_useful_frames(toy, settings):
+    root, masks, _, _ = toy
+    ckpt, _ = train_selector(root / "store", None, TrainConfig(epochs=25, **settings), progress=False,
+                             log=lambda m: None)
+    with FeatureStore.open(root / "store") as store:
+        test = load_videos(store, "test", ckpt.classes)
+    scores = score_videos(ckpt.selector, test)
+    precision = np.mean([masks[v.id][top_n(s, 4)].mean() for v, (s, _, _) in zip(test, scores)])
+    assert precision > 0.7, precision
+
+
+def test_dropout_acts_in_training_only():
+    cfg = SelectorConfig(in_dim=8, num_classes=3, dropout=0.5)
+    selector = SmartSelector(cfg)
+    x, mask = torch.randn(2, 6, 8), torch.ones(2, 6, dtype=torch.bool)
+    selector.eval()
+    with torch.no_grad():
+        assert torch.equal(selector(x, mask)[0], selector(x, mask)[0])
+    selector.train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        assert not torch.equal(selector.sfs(x), selector.sfs(x))
+
+
+def test_keep_last_keeps_the_final_epoch(toy):
+    root = toy[0]
+    _, history = train_selector(root / "store", None, TrainConfig(epochs=3, keep="last"), progress=False,
+                                log=lambda m: None)
+    assert history["validation"]["epoch"] == 3
+    assert history["validation"]["accuracy"] == history["history"][-1]["val_accuracy"]
+
+
+@pytest.mark.parametrize("bad, message", [({"loss": "hinge"}, "unknown loss"), ({"smooth": 0}, "smooth must be"),
+                                          ({"keep": "first"}, "keep must be")])
+def test_bad_training_settings_are_refused(bad, message):
+    with pytest.raises(SmartframesError, match=message):
+        TrainConfig(**bad)
+
+
+def test_bad_dropout_is_refused():
+    with pytest.raises(SmartframesError, match="dropout"):
+        SelectorConfig(dropout=1.0)
+
+
+def test_selector_only_checkpoint_round_trip(toy, tmp_path):
+    root, _, ckpt, _ = toy
+    save_checkpoint(tmp_path / "generic", replace(ckpt, head=None))
+    again = load_checkpoint(tmp_path / "generic")
+    assert again.head is None and again.classes == ckpt.classes
+    for (k, a), b in zip(ckpt.selector.state_dict().items(), again.selector.state_dict().values()):
+        assert torch.equal(a, b), k
+    with pytest.raises(SmartframesError, match="has no recogniser"):
+        evaluate(root / "store", tmp_path / "generic", (2,))
+    report = evaluate(root / "store", tmp_path / "generic", (2,), recogniser=root / "ckpt")
+    assert report.result("smart", 2).accuracy > 0.5

@@ -151,6 +151,12 @@ def cmd_extract(args) -> int:
     return 0
 
 
+def _class_list(path) -> list[str] | None:
+    from ..data.formats import read_class_names
+
+    return None if path is None else read_class_names(path)
+
+
 def cmd_train(args) -> int:
     from ..selection.head import HeadConfig
     from ..selection.networks import SelectorConfig
@@ -164,7 +170,7 @@ def cmd_train(args) -> int:
         sel, cfg = sel.as_printed(), cfg.as_printed()
     _output_folder(args.out)
     train_selector(args.store, args.out, cfg, sel, HeadConfig(hidden=args.head_hidden), oracle_dir=args.oracle_dir,
-                   progress=not args.quiet)
+                   classes=_class_list(args.classes), progress=not args.quiet)
     print(f"checkpoint: {args.out}")
     return 0
 
@@ -197,7 +203,7 @@ def cmd_select(args) -> int:
     notes = sys.stderr if args.json else sys.stdout
     status, selections = 0, []
     results = select_videos(videos, args.selector, args.n, engine=args.engine, device=args.device,
-                            address=args.address, actors=args.actors)
+                            address=args.address, actors=args.actors, method=args.method)
     for path, sel in tqdm(results, total=len(videos), unit="video", desc="select", disable=len(videos) < 2,
                           dynamic_ncols=True):
         if isinstance(sel, Exception):
@@ -222,12 +228,19 @@ def cmd_evaluate(args) -> int:
     from ..evaluation.ablation import ablation, format_ablation
     from ..evaluation.evaluate import evaluate, format_table, write_json
     from ..selection.checkpoint import load_checkpoint
+    from ..selection.pretrained import GENERIC_DIR
 
     if args.expensive_gflops is not None and args.probs_dir is None:
         raise SmartframesError("--expensive-gflops goes with --probs-dir (the checkpoint's own head is counted)")
     _output_file(args.json)
-    report = evaluate(args.store, args.selector, args.budgets, split=args.split, probs_dir=args.probs_dir,
-                      expensive_gflops=args.expensive_gflops)
+    if args.selector is None and args.recogniser is None:
+        raise SmartframesError("evaluate needs --selector CKPT, or --recogniser CKPT to evaluate the generic selector")
+    if args.ablation and args.selector is None:
+        raise SmartframesError("--ablation trains variants of --selector's settings: give --selector")
+    selector = args.selector if args.selector is not None else GENERIC_DIR
+    report = evaluate(args.store, selector, args.budgets, split=args.split, probs_dir=args.probs_dir,
+                      expensive_gflops=args.expensive_gflops, recogniser=args.recogniser,
+                      classes=_class_list(args.classes))
     print(format_table(report))
     results = report.to_dict()
     if args.ablation:
@@ -436,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=t.seed)
     p.add_argument("--head-hidden", type=int, default=0,
                    help="expensive head: 0 for linear (default), else one hidden layer of this width")
+    p.add_argument("--classes", default=None, metavar="FILE",
+                   help="train on the videos of the classes named in FILE (one per line) only")
     p.add_argument("--oracle-dir", default=None,
                    help="oracle targets from your own model: DIR/<video name>.npy, per-frame class "
                    "probabilities (or logits) of shape (frames, classes), classes in sorted order")
@@ -454,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("select", parents=[common], help="choose the best n frames of videos with a trained selector")
+    p = sub.add_parser("select", parents=[common], help="choose n frames of videos: with a trained selector, or a training-free method")
     p.add_argument("videos", nargs="*", help="video files (or use --dataset / --format)")
     p.add_argument("--dataset", default=None, help="instead of videos: a dataset folder or CSV, whose labels go "
                    "into the exports")
@@ -462,24 +477,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", choices=("train", "val", "test", "all"), default="all",
                    help="with a dataset: which of its splits to select in (default all)")
     from ..selection.export import EXPORT_FORMATS
+    from ..selection.methods import DEFAULT_METHOD, SERVING_METHODS
 
     p.add_argument("--export", choices=EXPORT_FORMATS, default=None,
                    help="write the selections for another tool: json, csv, mmaction (the chosen frames as an "
                    "mmaction2 RawframeDataset) or frames (JPEG files + manifest.jsonl); needs --out")
     p.add_argument("--out", default=None, help="with --export: the file (json, csv) or folder (mmaction, frames) to write")
     _add_engine_args(p)
-    p.add_argument("--selector", required=True, help="checkpoint directory from `smartframes train`")
+    p.add_argument("--selector", default=None, help="checkpoint directory from `smartframes train` (without it: "
+                   "a training-free method, frames only, no class)")
+    p.add_argument("--method", choices=SERVING_METHODS, default=None,
+                   help=f"how to choose (default: smart with --selector, else {DEFAULT_METHOD})")
     p.add_argument("-n", type=_positive(int), default=8, help="frames to select (default 8)")
     p.add_argument("--json", action="store_true", help="one JSON object per video")
     p.add_argument("--sheet", default=None, help="write a contact sheet PNG of the selected frames")
     p.add_argument("--device", choices=DEVICES, default=None, help="default: cuda when torch sees a GPU, else cpu")
     p.set_defaults(func=cmd_select)
 
-    p = sub.add_parser("evaluate", parents=[common], help="compare SMART with uniform/random/all-frames/oracle selection",
+    p = sub.add_parser("evaluate", parents=[common], help="compare SMART with the training-free methods, "
+                       "uniform/random/all-frames and the oracle",
                        description="Score the store's test split with every method at every budget: accuracy, "
                        "GFLOPs and milliseconds per video, selection precision where ground truth exists.")
     p.add_argument("--store", required=True)
-    p.add_argument("--selector", required=True, help="checkpoint directory")
+    p.add_argument("--selector", default=None, help="checkpoint directory: its selector scores the frames (and its "
+                   "head classifies them unless --recogniser is given); default with --recogniser: the generic "
+                   "selector shipped in the package")
+    p.add_argument("--recogniser", default=None, metavar="CKPT",
+                   help="checkpoint trained on this store whose head classifies the chosen frames: evaluates a "
+                   "selector trained elsewhere (other classes, other data) against this store's own recogniser")
+    p.add_argument("--classes", default=None, metavar="FILE",
+                   help="evaluate the videos of the classes named in FILE (one per line) only")
     p.add_argument("--budgets", type=_budgets, default=(4, 8, 16), help="frame budgets n (default 4,8,16)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--json", default=None, help="write the results as JSON")

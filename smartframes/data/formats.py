@@ -398,7 +398,7 @@ def _files_in(folder: Path) -> set[str]:
 def _keep_classes(entries: list[Entry], classes: list[str], path: Path) -> tuple[list[Entry], list[str]]:
     """Entries with a class named in ``path`` (a multi-label entry keeps only the named labels), and
     the named classes in their order in ``classes``."""
-    wanted = {_class_key(n): n for n in _class_names(path)}
+    wanted = {_class_key(n): n for n in read_class_names(path)}
     known = {_class_key(c): c for c in classes}
     unknown = [n for k, n in wanted.items() if k not in known]
     if unknown:
@@ -415,7 +415,13 @@ def _keep_classes(entries: list[Entry], classes: list[str], path: Path) -> tuple
     return kept, [c for c in classes if _class_key(c) in wanted]
 
 
-def _class_names(path: Path) -> list[str]:
+def read_class_names(path) -> list[str]:
+    """The class names in a text file, one per line (blank lines and ``#`` comments skipped).
+
+    Raises:
+        DatasetError: unreadable, or no names in it.
+    """
+    path = Path(path)
     names = [line.split("#", 1)[0].strip() for _, line in _lines(path)]
     if not any(names):
         raise DatasetError(f"{path}: no class names (expected one per line)")

@@ -2,8 +2,11 @@
 at the store's resolutions, and milliseconds timed on this machine.
 
 The selector methods pay the light backbone on every candidate, the selector networks (only those
-their score needs), and the expensive backbone + head on the n chosen frames; ``uniform``/``random``
-pay only the expensive part for n frames; ``all`` and ``oracle`` pay it for every candidate.
+their score needs), and the expensive backbone + head on the n chosen frames; the training-free
+methods that read light features or the light model's confidence pay the light backbone on every
+candidate and the expensive part on n frames (their own arithmetic, well under a millisecond per
+video, is left out); ``quality`` reads only pixel statistics, so it pays, like ``uniform`` and
+``random``, the expensive part for n frames alone; ``all`` and ``oracle`` pay it for every candidate.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..device import precision
 from ..features.backbones import load_backbone
 from ..selection.checkpoint import Checkpoint
-from ..selection.methods import SELECTOR_METHODS
+from ..selection.methods import SELECTOR_METHODS, TRAINING_FREE
 from ..selection.networks import inference_partners
 from ..spec import FeatureSpec
 from .timing import seconds
+
+
+LIGHT_METHODS = tuple(m for m in TRAINING_FREE if m != "quality")
+"""Training-free methods that need the light backbone on every candidate."""
 
 
 def count_flops(module, *inputs) -> int:
@@ -58,11 +65,15 @@ class CostModel:
     def gflops(self, method: str, T: int, n_used: int) -> float:
         if method in SELECTOR_METHODS:
             return self.light_gflops * T + self.selector_gflops[T] + self.expensive_gflops * n_used
+        if method in LIGHT_METHODS:
+            return self.light_gflops * T + self.expensive_gflops * n_used
         return self.expensive_gflops * (T if method in ("all", "oracle") else n_used)
 
     def ms(self, method: str, T: int, n_used: int) -> float:
         if method in SELECTOR_METHODS:
             return self.light_ms * T + self.selector_ms[T] + self.expensive_ms * n_used
+        if method in LIGHT_METHODS:
+            return self.light_ms * T + self.expensive_ms * n_used
         return self.expensive_ms * (T if method in ("all", "oracle") else n_used)
 
 

@@ -25,9 +25,10 @@ import numpy as np
 from ..data.synth import find_ground_truth
 from ..errors import SmartframesError
 from ..features.store import FeatureStore
-from ..selection.checkpoint import Checkpoint, load_checkpoint
+from ..selection.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ..selection.methods import METHODS, choose
 from ..selection.scoring import VideoData, load_frame_probabilities, load_videos, score_videos, video_prediction
+from ..spec import FeatureSpec
 from .cost import CostModel, build_cost_model
 from .metrics import hit_at_1, mean_average_precision
 
@@ -63,6 +64,7 @@ class Evaluation:
     cost: CostModel
     mean_candidates: float
     scored: list[tuple[VideoData, tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(default_factory=list, repr=False)
+    skipped: list[str] = field(default_factory=list)  # methods left out: the store lacks their frame statistics
 
     @property
     def videos(self) -> int:
@@ -79,11 +81,33 @@ class Evaluation:
         """JSON-ready: the figures, without the per-video scores."""
         return {"dataset": self.dataset, "split": self.split, "videos": self.videos, "classes": self.classes,
                 "budgets": self.budgets, "results": [asdict(r) for r in self.results], "expensive": self.expensive,
-                "cost": {**self.cost.to_dict(), "mean_candidates": self.mean_candidates}}
+                "cost": {**self.cost.to_dict(), "mean_candidates": self.mean_candidates}, "skipped": self.skipped}
+
+
+def with_recogniser(selector: Checkpoint, recogniser, store_spec: FeatureSpec) -> Checkpoint:
+    """One checkpoint made of ``selector``'s selector and ``recogniser``'s head, classes and
+    feature spec (``recogniser``: a checkpoint directory or a loaded one, trained on a store of
+    ``store_spec``).
+
+    Raises:
+        CheckpointError: the recogniser was trained on other features than the store's, or the
+            selector reads other light features.
+    """
+    if not isinstance(recogniser, Checkpoint):
+        recogniser = load_checkpoint(recogniser, expect_spec=store_spec)
+    elif recogniser.spec != store_spec:
+        raise CheckpointError(f"the recogniser was trained on other features ({'; '.join(recogniser.spec.diff(store_spec))})")
+    different = selector.spec.light_diff(store_spec)
+    if different:
+        raise CheckpointError(f"the selector reads other light features than this store's ({'; '.join(different)}); "
+                              "extract with its light settings")
+    return Checkpoint(selector.selector, recogniser.head, recogniser.spec, recogniser.classes,
+                      {"selector": selector.meta, "recogniser": recogniser.meta})
 
 
 def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "test", ckpt: Checkpoint | None = None,
-             probs_dir=None, expensive_gflops: float | None = None) -> Evaluation:
+             probs_dir=None, expensive_gflops: float | None = None, recogniser=None,
+             classes: list[str] | None = None) -> Evaluation:
     """Score every method at every budget on a store's split.
 
     Args:
@@ -92,6 +116,12 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
         budgets: the frame budgets n.
         split: which of the store's splits.
         ckpt: an already loaded checkpoint, instead of ``selector_dir``.
+        recogniser: the expensive classifier, when it is not the selector's own: a checkpoint
+            (directory or loaded) trained on this store, whose head and classes are used, while
+            the frame scores come from the selector, which may have been trained on other classes
+            or other data (its light features must match this store's).
+        classes: evaluate only the videos of these classes (default: every video of the split;
+            each must be of a class the recogniser knows).
         probs_dir: per-frame class probabilities (or logits) of your own expensive model, one
             ``.npy`` per video (see :func:`smartframes.selection.scoring.load_frame_probabilities`), used instead
             of the checkpoint's Lite2 head for every method.
@@ -105,12 +135,20 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
     with FeatureStore.open(store_dir) as store:
         if ckpt is None and selector_dir is None:
             raise SmartframesError("evaluate needs a selector: a checkpoint directory or a loaded checkpoint")
-        ckpt = ckpt or load_checkpoint(selector_dir, expect_spec=store.spec)
-        classes = ckpt.classes
-        unknown = sorted({r.label for r in store.records(status="done", split=split)} - set(classes))
+        if recogniser is None:
+            ckpt = ckpt or load_checkpoint(selector_dir, expect_spec=store.spec)
+        else:
+            ckpt = with_recogniser(ckpt or load_checkpoint(selector_dir), recogniser, store.spec)
+        if ckpt.head is None and probs_dir is None:
+            raise SmartframesError("this selector checkpoint has no recogniser: give one trained on this store "
+                                   "(--recogniser) or per-frame probabilities (--probs-dir)")
+        wanted = set(classes) if classes is not None else None
+        unknown = sorted({r.label for r in store.records(status="done", split=split)
+                          if wanted is None or r.label in wanted} - set(ckpt.classes))
         if unknown:
-            raise SmartframesError(f"{store_dir}: {split} labels unknown to the selector: {', '.join(unknown[:5])}")
-        videos = load_videos(store, split, classes, need_expensive=probs_dir is None)
+            raise SmartframesError(f"{store_dir}: {split} labels unknown to the recogniser: {', '.join(unknown[:5])}")
+        videos = load_videos(store, split, ckpt.classes, need_expensive=probs_dir is None, keep=wanted)
+        classes = ckpt.classes
     if not videos:
         raise SmartframesError(f"{store_dir}: no finished videos in the {split} split")
     for v in videos:
@@ -124,7 +162,12 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
     external = None if probs_dir is None else (expensive_gflops or 0.0)
     cost = build_cost_model(ckpt, lengths, external_gflops=external)
     results, rule = [], ckpt.selector.cfg.pick
+    visual_dim = ckpt.spec.visual_dim
+    missing = [m for m, name in (("quality", "quality"), ("confidence", "confidence"))
+               if any(getattr(v, name) is None for v in videos)]
     for method in METHODS:
+        if method in missing:
+            continue
         for n in ([None] if method == "all" else budgets):
             runs = RANDOM_SEEDS if method == "random" else 1
             accs, maps, precisions, gflops, ms = [], [], [], [], []
@@ -135,7 +178,8 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
                 for v, (score, delta, gamma) in zip(videos, scores):
                     T = len(v.x)
                     picked = choose(method, n, T, score=score, delta=delta, gamma=gamma, probs=v.probs, rule=rule,
-                                    label=v.label, rng=rng)
+                                    label=v.label, rng=rng, light=v.x[:, :visual_dim], quality=v.quality,
+                                    confidence=v.confidence)
                     predictions.append(video_prediction(v.probs, picked))
                     right.append(hit_at_1(predictions[-1], v.all_labels))
                     if truth is not None:
@@ -154,7 +198,7 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
     return Evaluation(
         str(Path(store_dir).resolve()), split, classes, list(budgets), results,
         "checkpoint head" if probs_dir is None else f"per-frame probabilities from {probs_dir}",
-        cost, float(np.mean([len(v.x) for v in videos])), list(zip(videos, scores)))
+        cost, float(np.mean([len(v.x) for v in videos])), list(zip(videos, scores)), missing)
 
 
 def format_table(report: Evaluation) -> str:
@@ -167,6 +211,8 @@ def format_table(report: Evaluation) -> str:
              f"{'':<10}{'Accuracy':^{width * len(budgets)}}  |{'GFLOPs':^{width * len(budgets)}}",
              head.replace("Method", "#F    ", 1), "-" * len(head)]
     for method in METHODS:
+        if method in report.skipped:
+            continue
         if method == "all":
             r = rows[("all", None)]
             acc = f"{100 * r.accuracy:.1f}"
@@ -180,9 +226,13 @@ def format_table(report: Evaluation) -> str:
             if r.accuracy_std:
                 a += f"±{100 * r.accuracy_std:.1f}"
             accs.append(a)
-        label = {"smart": "SMART", "sfs": "SFS only", "gs": "GS only"}.get(method, method.capitalize())
+        label = {"smart": "SMART", "sfs": "SFS only", "gs": "GS only", "kcenter": "k-center", "maxvolume": "MaxVolume",
+                 "mgsampler": "MGSampler"}.get(method, method.capitalize())
         lines.append(f"{label:<10}" + "".join(f"{a:>{width}}" for a in accs) + "  |"
                      + "".join(f"{rows[(method, n)].gflops_per_video:>{width}.1f}" for n in budgets))
+    if report.skipped:
+        lines.append(f"left out: {', '.join(report.skipped)} (this store has no frame statistics; extract into a new "
+                     "store with this version to add them)")
     below = {n: rows[("smart", n)].videos_below_budget for n in budgets}
     if any(below.values()):
         lines.append("videos with fewer candidates than n (all their frames used, every method): "

@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 
 
 def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns: int = 4) -> None:
-    """Write a PNG: the selected frames with their times and scores, over the score curve.
+    """Write a PNG: the selected frames with their times and scores, over the score curve (or,
+    for a training-free method, over where the chosen frames lie among the candidates).
 
     Args:
         selection: a :class:`smartframes.selection.serving.Selection`.
@@ -29,17 +30,25 @@ def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns
     for k, (img, idx, t) in enumerate(zip(frames, selection.indices, selection.times)):
         ax = fig.add_subplot(grid[k // columns, k % columns])
         ax.imshow(img)
-        ax.set_title(f"frame {idx}  {t:.2f} s\nscore {selection.score[pos[idx]]:.3f}", fontsize=9)
+        scored = f"\nscore {selection.score[pos[idx]]:.3f}" if selection.score is not None else ""
+        ax.set_title(f"frame {idx}  {t:.2f} s{scored}", fontsize=9)
         ax.axis("off")
     ax = fig.add_subplot(grid[rows, :])
-    ax.plot(selection.candidate_times, selection.score, color="tab:orange", label="score = delta x gamma")
-    ax.plot(selection.candidate_times, selection.delta, color="tab:blue", alpha=0.5, lw=1, label="delta (SFS)")
-    ax.plot(selection.candidate_times, selection.gamma, color="tab:green", alpha=0.5, lw=1, label="gamma (GS)")
-    ax.scatter(selection.times, [selection.score[pos[i]] for i in selection.indices], color="tab:red", zorder=3, label="selected")
+    if selection.score is not None:
+        ax.plot(selection.candidate_times, selection.score, color="tab:orange", label="score = delta x gamma")
+        ax.plot(selection.candidate_times, selection.delta, color="tab:blue", alpha=0.5, lw=1, label="delta (SFS)")
+        ax.plot(selection.candidate_times, selection.gamma, color="tab:green", alpha=0.5, lw=1, label="gamma (GS)")
+        ax.scatter(selection.times, [selection.score[pos[i]] for i in selection.indices], color="tab:red", zorder=3,
+                   label="selected")
+    else:  # a training-free method: where the chosen frames lie among the candidates
+        ax.vlines(selection.candidate_times, 0, 0.5, color="tab:gray", lw=0.8, label="candidates")
+        ax.vlines(selection.times, 0, 1, color="tab:red", lw=2, label="selected")
+        ax.set_yticks([])
     ax.set_xlabel("time (s)")
     ax.legend(fontsize=8, loc="upper right")
     name = os.path.basename(selection.path)
-    fig.suptitle(f"{name}: {selection.label} ({selection.probability:.2f}) from {n} frames", fontsize=11)
+    said = f"{selection.label} ({selection.probability:.2f})" if selection.label is not None else selection.method
+    fig.suptitle(f"{name}: {said} from {n} frames", fontsize=11)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
 

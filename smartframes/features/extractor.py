@@ -9,6 +9,7 @@ which a classifier head (trained later) gives the oracle and the final predictio
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..io import video
 from ..io.decoder import Batch, DecodeSettings, candidate_batches
 from ..spec import BACKBONES, FeatureSpec
 from .backbones import centre_crop, load_backbone, to_input
+from .quality import light_confidence, pixel_statistics, quality_table
 from .store import VideoFeatures
 from .words import class_vectors
 
@@ -33,6 +35,18 @@ def decode_settings(spec: FeatureSpec, batch_size: int, limits: video.Limits = v
     """What to decode for ``spec``: its candidates, at the light size (and the expensive one unless
     ``light_only``), ``batch_size`` frames at a time, refusing videos over ``limits``."""
     return DecodeSettings(spec.candidate_rule, spec.decode_sizes.wanted(light_only), batch_size, limits)
+
+
+@dataclass
+class BatchFeatures:
+    """What one decoded batch of B frames yields (joined per video by :func:`assemble`)."""
+
+    visual: np.ndarray  # (B, 1280) light embedding
+    glove: np.ndarray  # (B, 50)
+    confidence: np.ndarray  # (B, 2) light model's ImageNet [max probability, entropy]
+    pixels: np.ndarray  # (B, 3) brightness, contrast, sharpness (smartframes.features.quality)
+    histograms: np.ndarray  # (B, HISTOGRAM_BINS) luma histograms
+    expensive: np.ndarray | None  # (B, 1280), None for a light-only batch
 
 
 class FeatureExtractor:
@@ -58,9 +72,9 @@ class FeatureExtractor:
         self.class_known = torch.as_tensor(known, device=self.device)  # (1000,)
 
     @torch.inference_mode()
-    def light_features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def light_features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """uint8 frames ``(B, H, W, 3)`` scaled to the light short side -> (visual (B, 1280),
-        glove (B, 50))."""
+        glove (B, 50), confidence (B, 2): the ImageNet [max probability, entropy])."""
         x = to_input(centre_crop(images, self.spec.light_resolution), self.light_spec, self.device)
         with precision(self.spec.light_precision, self.device):
             emb = self.light_model.forward_features(x).float()  # (B, 1280)
@@ -69,7 +83,7 @@ class FeatureExtractor:
         vecs = self.class_vectors[top]  # (B, k, 50)
         weight = self.class_known[top].float().unsqueeze(-1)  # (B, k, 1)
         glove = (vecs * weight).sum(1) / weight.sum(1).clamp_min(1.0)  # (B, 50)
-        return emb.float().cpu().numpy(), glove.float().cpu().numpy()
+        return emb.float().cpu().numpy(), glove.float().cpu().numpy(), light_confidence(logits)
 
     @torch.inference_mode()
     def expensive_features(self, images: np.ndarray) -> np.ndarray:
@@ -86,13 +100,14 @@ class FeatureExtractor:
         d = decode_settings(self.spec, self.batch_size, limits, light_only)
         return candidate_batches(path, d.rule, d.sizes, d.batch_size, limits=d.limits, allow_partial=allow_partial)
 
-    def run_batch(self, batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Features of one batch decoded by :meth:`batches`: (visual, glove, expensive), the last
-        None when the batch holds only the light size (``light_only``)."""
+    def run_batch(self, batch: Batch) -> BatchFeatures:
+        """Features and frame statistics of one batch decoded by :meth:`batches` (``expensive``
+        None when the batch holds only the light size, ``light_only``)."""
         light_images, *expensive_images = batch.images  # sizes as DecodeSizes.wanted orders them
-        visual, glove = self.light_features(light_images)
+        visual, glove, confidence = self.light_features(light_images)
+        pixels, histograms = pixel_statistics(light_images)
         expensive = self.expensive_features(expensive_images[0]) if expensive_images else None
-        return visual, glove, expensive
+        return BatchFeatures(visual, glove, confidence, pixels, histograms, expensive)
 
     def extract(self, path, *, allow_partial: bool = True, limits: video.Limits = video.Limits()) -> VideoFeatures:
         """Features of one video's candidate frames.
@@ -112,15 +127,18 @@ class FeatureExtractor:
         return feats
 
 
-def assemble(parts: list[tuple[Batch, tuple]], spec: FeatureSpec, path) -> VideoFeatures:
-    """Join one video's per-batch results ``(batch, (visual, glove, expensive))``."""
+def assemble(parts: list[tuple[Batch, BatchFeatures]], spec: FeatureSpec, path) -> VideoFeatures:
+    """Join one video's per-batch results ``(batch, features)``."""
     if not parts:
         raise video.VideoError(path, "no decodable frames")
     info = parts[0][0].info
     indices = np.concatenate([np.asarray(b.indices, np.int64) for b, _ in parts])
     times = np.concatenate([np.asarray(b.times, np.float64) for b, _ in parts])
-    visual = np.concatenate([f[0] for _, f in parts])
-    glove = np.concatenate([f[1] for _, f in parts])
-    expensive = np.concatenate([f[2] for _, f in parts]) if spec.expensive_backbone else None
+    joined = {name: np.concatenate([getattr(f, name) for _, f in parts])
+              for name in ("visual", "glove", "confidence", "pixels", "histograms")}
+    expensive = np.concatenate([f.expensive for _, f in parts]) if spec.expensive_backbone else None
     wanted = len(spec.candidate_rule.indices(info.frame_count, info.fps))
-    return VideoFeatures(visual, glove, expensive, indices, times, info, max(0, wanted - len(indices)), parts[0][0].seek)
+    return VideoFeatures(joined["visual"], joined["glove"], expensive, indices, times, info,
+                         max(0, wanted - len(indices)), parts[0][0].seek,
+                         quality=quality_table(joined["pixels"], joined["histograms"]),
+                         confidence=joined["confidence"])

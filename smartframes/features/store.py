@@ -78,6 +78,8 @@ class VideoFeatures:
     lost: int  # candidate frames that could not be decoded
     seek: bool = False  # the candidates were reached by seeking (see smartframes.io.video.worth_seeking)
     seconds: float = 0.0  # time spent decoding and computing them
+    quality: np.ndarray | None = None  # (T, 4) frame statistics (smartframes.selection.methods.QUALITY_COLUMNS)
+    confidence: np.ndarray | None = None  # (T, 2) light model's ImageNet [max probability, entropy]
 
     @property
     def light(self) -> np.ndarray:
@@ -307,8 +309,9 @@ class FeatureStore:
             "indices": np.ascontiguousarray(feats.indices, np.int64),
             "times": np.ascontiguousarray(feats.times, np.float64),
         }
-        if feats.expensive is not None:
-            tensors["expensive"] = np.ascontiguousarray(feats.expensive, np.float32)
+        for name in ("expensive", "quality", "confidence"):
+            if getattr(feats, name) is not None:
+                tensors[name] = np.ascontiguousarray(getattr(feats, name), np.float32)
         temporary = self.features_dir / _temporary_name(vid, socket.gethostname(), os.getpid())
         with atomic_write(self.feature_path(vid), temporary) as tmp:
             save_file(tensors, str(tmp), metadata={"spec": self.spec.to_json()})
@@ -339,8 +342,9 @@ class FeatureStore:
     # -- reading -------------------------------------------------------------------------------
 
     def load(self, vid: str) -> dict[str, np.ndarray]:
-        """Arrays of one finished video: ``visual``, ``glove``, ``indices``, ``times`` and, when the
-        spec has an expensive backbone, ``expensive``."""
+        """Arrays of one finished video: ``visual``, ``glove``, ``indices``, ``times``, ``expensive``
+        when the spec has an expensive backbone, and ``quality`` and ``confidence`` (stores written before frame
+        statistics were kept lack them)."""
         path = self.feature_path(vid)
         if not path.is_file():
             raise StoreError(f"{path}: feature file missing; re-run `smartframes extract` on this store")

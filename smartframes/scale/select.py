@@ -10,22 +10,23 @@ from ..device import resolve_device
 from ..errors import SmartframesError
 from ..io.video import VideoError
 from ..selection.checkpoint import load_checkpoint
-from ..selection.serving import Selection, SelectVideo, load_selector
+from ..selection.serving import Selection, SelectVideo, check_method, load_selector
 
 Engine = Literal["local", "ray"]
 ENGINES: tuple[Engine, ...] = ("local", "ray")
 
 
-def select_videos(videos: Iterable[str | os.PathLike], selector, n: int = 8, *, engine: Engine = "local",
-                  device: str | None = None, address: str | None = None,
-                  actors: int | None = None) -> Iterator[tuple[str, Selection | VideoError]]:
-    """Choose the ``n`` best frames of each video.
+def select_videos(videos: Iterable[str | os.PathLike], selector=None, n: int = 8, *, engine: Engine = "local",
+                  device: str | None = None, address: str | None = None, actors: int | None = None,
+                  method: str | None = None) -> Iterator[tuple[str, Selection | VideoError]]:
+    """Choose ``n`` frames of each video.
 
     Args:
         videos: video files.
         selector: a checkpoint directory (or, with the local engine, a loaded
-            :class:`~smartframes.selection.serving.Selector`).
+            :class:`~smartframes.selection.serving.Selector`); None for a training-free ``method``.
         n: frames per video.
+        method: how to choose (see :func:`~smartframes.selection.serving.load_selector`).
         engine: ``local`` (this process, in the order given) or ``ray`` (Ray actors, in the order
             they finish; ``pip install 'smartframes[ray]'``).
         device: ``cpu`` or ``cuda`` (None: CUDA when available).
@@ -46,17 +47,18 @@ def select_videos(videos: Iterable[str | os.PathLike], selector, n: int = 8, *, 
     if engine == "ray":
         from .cluster import ray_map
 
-        if not isinstance(selector, (str, os.PathLike)):
+        if selector is not None and not isinstance(selector, (str, os.PathLike)):
             raise SmartframesError("engine='ray' takes the selector as a checkpoint directory")
-        load_checkpoint(selector)  # a bad checkpoint is one error here, not one per video
+        # a bad checkpoint or method is one error here, not one per video
+        check_method(method, load_checkpoint(selector) if selector is not None else None)
         gpus = 1 if device.startswith("cuda") else 0
-        work = SelectVideo(selector, n, device)
+        work = SelectVideo(selector, n, device, method)
         for path, status, value in ray_map(work, ((p, p) for p in videos), address=address, actors=actors,
                                            gpus_per_actor=gpus):
             yield path, value if status == "ok" else VideoError(path, value)
         return
-    if isinstance(selector, (str, os.PathLike)):
-        selector = load_selector(selector, device=device)
+    if selector is None or isinstance(selector, (str, os.PathLike)):
+        selector = load_selector(selector, device=device, method=method)
     for path in videos:
         try:
             yield path, selector.select(path, n)

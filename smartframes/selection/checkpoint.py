@@ -31,10 +31,14 @@ class CheckpointError(SmartframesError):
 
 @dataclass
 class Checkpoint:
+    """A trained selector and the expensive classifier (the recogniser) trained with it; a
+    selector-only checkpoint (``head`` None, e.g. the generic one shipped in the package) chooses
+    frames but does not classify them."""
+
     selector: SmartSelector
-    head: ExpensiveHead
+    head: ExpensiveHead | None
     spec: FeatureSpec
-    classes: list[str]
+    classes: list[str]  # the classes of the training data (the head's, and the global selector's Eq. 6)
     meta: dict  # training config, versions, validation figures
 
 
@@ -68,13 +72,14 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
     config = {
         "format": FORMAT,
         "selector": asdict(ckpt.selector.cfg),
-        "head": asdict(ckpt.head.cfg),
+        "head": asdict(ckpt.head.cfg) if ckpt.head is not None else None,
         "feature_spec": asdict(ckpt.spec),
         "classes": list(ckpt.classes),
         **ckpt.meta,
     }
     tensors = {f"selector.{k}": v.contiguous() for k, v in ckpt.selector.state_dict().items()}
-    tensors.update({f"head.{k}": v.contiguous() for k, v in ckpt.head.state_dict().items()})
+    if ckpt.head is not None:
+        tensors.update({f"head.{k}": v.contiguous() for k, v in ckpt.head.state_dict().items()})
     with atomic_write(path / "model.safetensors") as tmp:
         save_file(tensors, str(tmp))
     with atomic_write(path / "config.json") as tmp:
@@ -104,29 +109,31 @@ def load_checkpoint(path: str | os.PathLike, expect_spec: FeatureSpec | None = N
         raise CheckpointError(f"{cfg_path}: unknown format {config.get('format') if isinstance(config, dict) else None!r}, expected {FORMAT!r}")
     try:
         sel_cfg = config_from_dict(SelectorConfig, config.get("selector"), "selector", cfg_path)
-        head_cfg = config_from_dict(HeadConfig, config.get("head"), "head", cfg_path)
+        head_cfg = None if config.get("head") is None else config_from_dict(HeadConfig, config["head"], "head", cfg_path)
         spec = FeatureSpec.from_dict(config.get("feature_spec"), cfg_path)
     except SmartframesError as e:
         raise CheckpointError(str(e)) from None
     classes = config.get("classes")
-    if not isinstance(classes, list) or len(classes) != sel_cfg.num_classes or len(classes) != head_cfg.num_classes:
+    if not isinstance(classes, list) or len(classes) != sel_cfg.num_classes or (
+            head_cfg is not None and len(classes) != head_cfg.num_classes):
         raise CheckpointError(f"{cfg_path}: 'classes' must list {sel_cfg.num_classes} names")
     if not all(isinstance(c, str) and c for c in classes) or len(set(classes)) != len(classes):
         raise CheckpointError(f"{cfg_path}: 'classes' must be distinct non-empty names")
-    if sel_cfg.in_dim != spec.light_dim or head_cfg.in_dim != (spec.expensive_dim or head_cfg.in_dim):
+    if sel_cfg.in_dim != spec.light_dim or (head_cfg is not None and head_cfg.in_dim != (spec.expensive_dim or head_cfg.in_dim)):
         raise CheckpointError(f"{cfg_path}: network input widths do not match the feature spec")
     if expect_spec is not None and expect_spec != spec:
         raise CheckpointError(
             f"{path}: selector was trained on other features ({'; '.join(spec.diff(expect_spec))}); "
             "extract with the checkpoint's settings or train a new selector"
         )
-    _check_shapes(weights, {"selector": SmartSelector, "head": ExpensiveHead}, {"selector": sel_cfg, "head": head_cfg})
+    parts = {"selector": (SmartSelector, sel_cfg)} | ({"head": (ExpensiveHead, head_cfg)} if head_cfg is not None else {})
+    _check_shapes(weights, {k: m for k, (m, _) in parts.items()}, {k: c for k, (_, c) in parts.items()})
     try:
         tensors = load_file(str(weights))
     except Exception as e:  # safetensors raises several types for damaged files
         raise CheckpointError(f"{weights}: unreadable ({e})") from None
-    selector, head = SmartSelector(sel_cfg), ExpensiveHead(head_cfg)
-    for name, module in (("selector", selector), ("head", head)):
+    modules = {name: kind(cfg) for name, (kind, cfg) in parts.items()}
+    for name, module in modules.items():
         part = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
         try:
             module.load_state_dict(part, strict=True)
@@ -134,4 +141,5 @@ def load_checkpoint(path: str | os.PathLike, expect_spec: FeatureSpec | None = N
             first = str(e).strip().splitlines()
             raise CheckpointError(f"{weights}: {name} weights do not fit its config ({' '.join(first[:2])[:300]})") from None
     meta = {k: v for k, v in config.items() if k not in ("format", "selector", "head", "feature_spec", "classes")}
-    return Checkpoint(selector.eval(), head.eval(), spec, classes, meta)
+    head = modules.get("head")
+    return Checkpoint(modules["selector"].eval(), head.eval() if head is not None else None, spec, classes, meta)

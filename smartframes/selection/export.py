@@ -34,8 +34,9 @@ def _row(sel: Selection, label: str | None) -> dict:
     pos = {int(c): k for k, c in enumerate(sel.candidates)}
     return {
         "path": sel.path, "indices": sel.indices, "times": [round(t, 4) for t in sel.times],
-        "scores": [round(float(sel.score[pos[i]]), 6) for i in sel.indices],
-        "label": label, "predicted": sel.label, "probability": round(sel.probability, 6),
+        "scores": [round(float(sel.score[pos[i]]), 6) if sel.score is not None else None for i in sel.indices],
+        "label": label, "predicted": sel.label,
+        "probability": round(sel.probability, 6) if sel.probability is not None else None, "method": sel.method,
     }
 
 
@@ -54,14 +55,15 @@ def export_json(selections: list[Selection], out: Path, labels: dict) -> None:
 
 def export_csv(selections: list[Selection], out: Path, labels: dict) -> None:
     """One row per chosen frame, in time order: ``path,rank,frame,time,score,label,predicted``;
-    ``rank`` 1 is the frame of the highest score (ties: the earlier frame); ``label`` joins the
+    ``rank`` 1 is the frame of the highest score (ties, and training-free methods, which give no
+    score: the earlier frame); ``label`` joins the
     labels of a multi-label video with ``|``, main label first."""
     with open(out, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["path", "rank", "frame", "time", "score", "label", "predicted"])
         for sel in selections:
             row = _row(sel, _main_label(labels, sel.path))
-            by_score = sorted(range(len(row["indices"])), key=lambda k: (-row["scores"][k], k))
+            by_score = sorted(range(len(row["indices"])), key=lambda k: (-(row["scores"][k] or 0.0), k))
             rank = {k: r for r, k in enumerate(by_score, start=1)}
             for k, (i, t, s) in enumerate(zip(row["indices"], row["times"], row["scores"])):
                 w.writerow([sel.path, rank[k], i, t, s, "|".join(_names(labels.get(sel.path))), sel.label])
@@ -82,7 +84,10 @@ def export_mmaction(selections: list[Selection], out: Path, labels: dict, classe
     index = {name: k for k, name in enumerate(classes)}
     label_indices = []
     for sel in selections:
-        names = _names(labels.get(sel.path)) or (sel.label,)
+        names = _names(labels.get(sel.path)) or ((sel.label,) if sel.label is not None else ())
+        if not names:
+            raise SmartframesError(f"{sel.path}: no label for the mmaction2 annotations; give --dataset with labels, "
+                                   "or a --selector checkpoint that classifies")
         unknown = [name for name in names if name not in index]
         if unknown:
             raise SmartframesError(f"{sel.path}: label {unknown[0]!r} is not one of the {len(classes)} classes")

@@ -39,12 +39,15 @@ class SelectorConfig:
     glove_dim: int = 50
     gamma_from_frame: bool = True  # Eq. 5 on frame t's beta_t Z_t; False: on omega_t, as printed
     pick: str = "top"  # scores -> n frames: "top" (the n best) or "segments" (the best of each of n segments)
+    dropout: float = 0.0  # on the single-frame selector's hidden layer and the global selector's embedding, in training
 
     def __post_init__(self):
         if not (self.use_sfs or self.use_gs):
             raise SmartframesError("a selector needs delta or gamma: --sfs-only and --gs-only exclude each other")
         if self.pick not in ("top", "segments"):
             raise SmartframesError(f"pick must be 'top' or 'segments', got {self.pick!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise SmartframesError(f"dropout must be in [0, 1), got {self.dropout}")
 
     def as_printed(self) -> "SelectorConfig":
         """This selector with the global selector as the paper prints it: Eq. 5 on the running sum
@@ -111,11 +114,12 @@ class SingleFrameSelector(nn.Module):
     def __init__(self, cfg: SelectorConfig):
         super().__init__()
         self.fc1 = nn.Linear(cfg.in_dim, cfg.sfs_hidden)
+        self.drop = nn.Dropout(cfg.dropout)
         self.fc2 = nn.Linear(cfg.sfs_hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> delta (B, T)."""
-        return torch.sigmoid(self.fc2(F.relu(self.fc1(x)))).squeeze(-1)
+        return torch.sigmoid(self.fc2(self.drop(F.relu(self.fc1(x))))).squeeze(-1)
 
 
 @dataclass
@@ -136,6 +140,7 @@ class GlobalSelector(nn.Module):
         E = cfg.embed_dim
         z = 2 * E if cfg.pairs else E  # width of Z_i
         self.embed = nn.Linear(cfg.in_dim, E)
+        self.drop = nn.Dropout(cfg.dropout)
         self.U = nn.Linear(z, 1)  # Eq. 1
         self.theta1 = nn.Linear(2 * z, 1)  # Eq. 2
         self.lstm = nn.LSTM(z, cfg.lstm_hidden, batch_first=True)  # Eq. 3
@@ -147,7 +152,7 @@ class GlobalSelector(nn.Module):
 
     def pairs_input(self, x: torch.Tensor, partners: torch.Tensor | None) -> torch.Tensor:
         """Z (B, T, 2E) = [E(X_i) : E(X_r)], or (B, T, E) = E(X_i) without pairs."""
-        e = F.relu(self.embed(x))  # (B, T, E)
+        e = self.drop(F.relu(self.embed(x)))  # (B, T, E)
         if not self.cfg.pairs:
             return e
         partner = torch.gather(e, 1, partners.unsqueeze(-1).expand_as(e))  # (B, T, E)

@@ -34,6 +34,8 @@ class VideoData:
     target: np.ndarray | None = None  # (T,) oracle p(true class | frame)
     labels: list[int] | None = None  # every class of a multi-label video (for mAP); None: [label]
     seek: bool = False  # its candidates were reached by seeking: read its frames the same way
+    quality: np.ndarray | None = None  # (T, 4) frame statistics; None in stores written before they were kept
+    confidence: np.ndarray | None = None  # (T, 2) light model's ImageNet [max probability, entropy]; ditto
 
     @property
     def all_labels(self) -> list[int]:
@@ -41,16 +43,21 @@ class VideoData:
         return self.labels or [self.label]
 
 
-def load_videos(store: FeatureStore, split: str, classes: list[str], need_expensive: bool = True) -> list[VideoData]:
-    """Finished videos of one split, with their features."""
+def load_videos(store: FeatureStore, split: str, classes: list[str], need_expensive: bool = True,
+                keep: set[str] | None = None) -> list[VideoData]:
+    """Finished videos of one split (only those labelled one of ``keep``, when given), with their
+    features; labels become indices into ``classes``."""
     if need_expensive and store.spec.expensive_backbone is None:
         raise SmartframesError(f"{store.root}: store has no expensive features; extract without --no-expensive")
     out = []
     for rec in store.records(status="done", split=split):
+        if keep is not None and rec.label not in keep:
+            continue
         a = store.load(rec.id)
         labels = [classes.index(c) for c in (rec.labels or []) if c in classes] or None
         out.append(VideoData(rec.id, rec.path, classes.index(rec.label), np.concatenate([a["visual"], a["glove"]], 1),
-                             a.get("expensive"), a["indices"], a["times"], labels=labels, seek=rec.seek))
+                             a.get("expensive"), a["indices"], a["times"], labels=labels, seek=rec.seek,
+                             quality=a.get("quality"), confidence=a.get("confidence")))
     return out
 
 

@@ -1,21 +1,27 @@
-"""Serve a trained selector on new videos: score every candidate cheaply, run the expensive
-backbone on the selected frames only, and predict the class from them."""
+"""Choose frames of new videos: compute every candidate's light features and frame statistics,
+pick n frames with a method (a trained selector's scores, or a training-free method that needs no
+checkpoint), and, when a recogniser is at hand, run the expensive backbone on the chosen frames
+only and predict the class from them."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..device import precision
+from ..errors import SmartframesError
 from ..features.extractor import BATCH_SIZE, FeatureExtractor
+from ..features.quality import quality_table
 from ..io.video import Size, VideoError, decode, read_frames
+from ..spec import FeatureSpec
 from .checkpoint import Checkpoint, load_checkpoint
-from .methods import pick
+from .methods import DEFAULT_METHOD, SELECTOR_METHODS, SERVING_METHODS, choose
 from .networks import inference_partners
+from .pretrained import load_generic
 
 
 @dataclass
@@ -27,13 +33,14 @@ class Selection:
     times: list[float]  # their timestamps (s)
     candidates: np.ndarray  # (T,) every scored frame index
     candidate_times: np.ndarray  # (T,)
-    delta: np.ndarray  # (T,) single-frame selector scores
-    gamma: np.ndarray  # (T,) global selector scores
-    score: np.ndarray  # (T,) delta * gamma (or one of them, per the checkpoint's switches)
-    label: str  # predicted class, from the expensive classifier on the selected frames only
-    probability: float
-    class_probabilities: dict[str, float]
+    delta: np.ndarray | None  # (T,) single-frame selector scores (None: a training-free method)
+    gamma: np.ndarray | None  # (T,) global selector scores
+    score: np.ndarray | None  # (T,) delta * gamma (or one of them, per the checkpoint's switches)
+    label: str | None  # predicted class from the expensive classifier on the selected frames (None: no recogniser)
+    probability: float | None
+    class_probabilities: dict[str, float] | None
     seek: bool = False  # the candidates were reached by seeking: decode the chosen ones the same way
+    method: str = "smart"  # how the frames were chosen
 
     def read_frames(self, size: Size = None) -> np.ndarray:
         """The chosen frames, uint8 ``(n, H, W, 3)``, decoded as the candidates were (``size`` as in
@@ -44,36 +51,69 @@ class Selection:
         """The selection as ``smartframes select`` prints it: the prediction, then one line per chosen
         frame with its time and scores."""
         pos = {int(c): k for k, c in enumerate(self.candidates)}
-        lines = [f"{self.path}: {self.label} ({self.probability:.3f}) from {len(self.indices)} of "
-                 f"{len(self.candidates)} frames", "  frame     time    delta    gamma    score"]
+        said = f"{self.label} ({self.probability:.3f})" if self.label is not None else "no recogniser"
+        lines = [f"{self.path}: {said}; {self.method} chose {len(self.indices)} of {len(self.candidates)} frames",
+                 "  frame     time" + ("    delta    gamma    score" if self.score is not None else "")]
         for i, t in zip(self.indices, self.times):
             k = pos[i]
-            lines.append(f"  {i:5d} {t:8.2f} {self.delta[k]:8.3f} {self.gamma[k]:8.3f} {self.score[k]:8.3f}")
+            scores = f" {self.delta[k]:8.3f} {self.gamma[k]:8.3f} {self.score[k]:8.3f}" if self.score is not None else ""
+            lines.append(f"  {i:5d} {t:8.2f}{scores}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
+        def rounded(a):
+            return None if a is None else a.round(6).tolist()
+
         return {
-            "path": self.path, "indices": self.indices, "times": [round(t, 4) for t in self.times],
-            "label": self.label, "probability": self.probability,
+            "path": self.path, "method": self.method, "indices": self.indices,
+            "times": [round(t, 4) for t in self.times], "label": self.label, "probability": self.probability,
             "candidates": self.candidates.tolist(),
-            "score": self.score.round(6).tolist(), "delta": self.delta.round(6).tolist(), "gamma": self.gamma.round(6).tolist(),
+            "score": rounded(self.score), "delta": rounded(self.delta), "gamma": rounded(self.gamma),
             "class_probabilities": self.class_probabilities,
         }
 
 
-class Selector:
-    """A trained SMART selector with its feature extractor and expensive classifier."""
+def check_method(method: str | None, ckpt: Checkpoint | None) -> str:
+    """The method to serve with (None: ``smart`` with a checkpoint, else :data:`DEFAULT_METHOD`).
 
-    def __init__(self, ckpt: Checkpoint, device: str | None = None, batch_size: int = BATCH_SIZE):
+    Raises:
+        SmartframesError: an unknown method.
+    """
+    method = method or ("smart" if ckpt is not None else DEFAULT_METHOD)
+    if method not in SERVING_METHODS:
+        raise SmartframesError(f"unknown method {method!r}; choose from {', '.join(SERVING_METHODS)}")
+    return method
+
+
+class Selector:
+    """Chooses frames of videos with one method, from a checkpoint (a trained SMART selector and
+    its expensive classifier) or from none (a training-free method, frames only, no class).
+
+    Args:
+        ckpt: a loaded checkpoint; None for a training-free method, or for the generic selector
+            shipped in the package with ``smart``, ``sfs`` or ``gs`` (frames, no class).
+        method: one of :data:`SERVING_METHODS` (None: ``smart`` with a checkpoint, else
+            :data:`DEFAULT_METHOD`).
+        device, batch_size: where and how many frames at a time the backbones run.
+    """
+
+    def __init__(self, ckpt: Checkpoint | None = None, device: str | None = None, batch_size: int = BATCH_SIZE,
+                 method: str | None = None):
+        self.method = check_method(method, ckpt)
+        if ckpt is None and self.method in SELECTOR_METHODS:
+            ckpt = load_generic()
         self.ckpt = ckpt
-        self.extractor = FeatureExtractor(ckpt.spec, device=device, batch_size=batch_size)
+        spec = ckpt.spec if ckpt is not None else FeatureSpec()
+        if ckpt is None or ckpt.head is None:  # frames only: the expensive backbone is not needed
+            spec = replace(spec, expensive_backbone=None)
+        self.extractor = FeatureExtractor(spec, device=device, batch_size=batch_size)
         self.device = self.extractor.device
-        self.selector = ckpt.selector.to(self.device)
-        self.head = ckpt.head.to(self.device)
+        self.selector = ckpt.selector.to(self.device) if ckpt is not None else None
+        self.head = ckpt.head.to(self.device) if ckpt is not None and ckpt.head is not None else None
 
     @property
-    def classes(self) -> list[str]:
-        return self.ckpt.classes
+    def classes(self) -> list[str] | None:
+        return self.ckpt.classes if self.ckpt is not None else None
 
     @torch.inference_mode()
     def score(self, light: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,57 +126,77 @@ class Selector:
         return tuple(t[0].float().cpu().numpy() for t in (score, delta, gs.gamma))
 
     def select(self, video: str | os.PathLike, n: int = 8) -> Selection:
-        """Choose the ``n`` best frames of a video and classify it from them.
+        """Choose ``n`` frames of a video and, with a checkpoint, classify it from them.
 
-        Decodes the candidate frames at the light resolution, scores them jointly, then decodes
-        only the chosen frames at the expensive resolution for the final prediction.
+        Decodes the candidate frames at the light resolution, computes their light features and
+        statistics, chooses with the method, then (with a checkpoint) decodes only the chosen
+        frames at the expensive resolution for the final prediction.
 
         Raises:
             VideoError: the video cannot be read.
         """
         parts, idx, times, seek = [], [], [], False
+        frames_only = self.method == "uniform"  # needs the candidates' indices and times, no features
         for batch in self.extractor.batches(video, light_only=True):
-            visual, glove, _ = self.extractor.run_batch(batch)
-            parts.append(np.concatenate([visual, glove], 1))
+            if not frames_only:
+                parts.append(self.extractor.run_batch(batch))
             idx.append(batch.indices)
             times.append(batch.times)
             seek = batch.seek
-        if not parts:
+        if not idx:
             raise VideoError(video, "no decodable frames")
-        light, cand, cand_times = np.concatenate(parts), np.concatenate(idx), np.concatenate(times)
-        score, delta, gamma = self.score(light)
-        chosen = pick(score, n, self.ckpt.selector.cfg.pick)
-        size = self.ckpt.spec.decode_sizes.expensive
-        frames = decode(video, cand[chosen].tolist(), (size,), seek=seek).frames[0]
-        emb = self.extractor.expensive_features(frames)
-        probs = self.head.probabilities(emb).mean(0)  # (C,)
-        best = int(probs.argmax())
-        return Selection(
-            str(video), cand[chosen].tolist(), cand_times[chosen].tolist(), cand, cand_times, delta, gamma, score,
-            self.classes[best], float(probs[best]), {c: float(p) for c, p in zip(self.classes, probs)}, seek,
-        )
+        cand, cand_times = np.concatenate(idx), np.concatenate(times)
+        score = delta = gamma = visual = quality = confidence = None
+        if parts:
+            visual = np.concatenate([p.visual for p in parts])  # (T, 1280)
+            quality = quality_table(np.concatenate([p.pixels for p in parts]),
+                                    np.concatenate([p.histograms for p in parts]))  # (T, 4)
+            confidence = np.concatenate([p.confidence for p in parts])  # (T, 2)
+        if self.method in SELECTOR_METHODS:
+            score, delta, gamma = self.score(np.concatenate([visual, np.concatenate([p.glove for p in parts])], 1))
+        chosen = choose(self.method, n, len(cand), score=score, delta=delta, gamma=gamma, light=visual, quality=quality,
+                        confidence=confidence, rule=self.ckpt.selector.cfg.pick if self.ckpt is not None else "top")
+        label = probability = class_probabilities = None
+        if self.head is not None:
+            size = self.ckpt.spec.decode_sizes.expensive
+            frames = decode(video, cand[chosen].tolist(), (size,), seek=seek).frames[0]
+            probs = self.head.probabilities(self.extractor.expensive_features(frames)).mean(0)  # (C,)
+            best = int(probs.argmax())
+            label, probability = self.classes[best], float(probs[best])
+            class_probabilities = {c: float(p) for c, p in zip(self.classes, probs)}
+        return Selection(str(video), cand[chosen].tolist(), cand_times[chosen].tolist(), cand, cand_times, delta, gamma,
+                         score, label, probability, class_probabilities, seek, self.method)
 
 
-def load_selector(path: str | os.PathLike, device: str | None = None) -> Selector:
-    """Load a selector checkpoint directory for serving, on ``device`` (None: CUDA when available).
+def load_selector(path: str | os.PathLike | None = None, device: str | None = None,
+                  method: str | None = None) -> Selector:
+    """A :class:`Selector` for serving, on ``device`` (None: CUDA when available).
+
+    Args:
+        path: a checkpoint directory from ``train``; None for a training-free method, or for the
+            generic selector shipped in the package (``method="smart"``): frames without a class.
+        method: one of :data:`SERVING_METHODS`; None: ``smart`` with a checkpoint, else
+            :data:`DEFAULT_METHOD`.
 
     Raises:
         CheckpointError: missing, damaged or inconsistent checkpoint.
+        SmartframesError: an unknown method.
     """
-    return Selector(load_checkpoint(Path(path)), device=device)
+    return Selector(load_checkpoint(Path(path)) if path is not None else None, device=device, method=method)
 
 
 class SelectVideo:
     """The per-video work of batch selection as one picklable callable (what a Ray actor runs):
     a video's path -> its :class:`Selection`. The checkpoint loads on the first video."""
 
-    def __init__(self, checkpoint, n: int, device: str | None = None):
-        self.checkpoint, self.n, self.device = str(checkpoint), n, device
+    def __init__(self, checkpoint, n: int, device: str | None = None, method: str | None = None):
+        self.checkpoint = None if checkpoint is None else str(checkpoint)
+        self.n, self.device, self.method = n, device, method
         self.selector = None
 
     def __call__(self, path) -> Selection:
         if self.selector is None:
-            self.selector = load_selector(self.checkpoint, device=self.device)
+            self.selector = load_selector(self.checkpoint, device=self.device, method=self.method)
         return self.selector.select(path, self.n)
 
     def __getstate__(self):

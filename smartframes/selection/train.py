@@ -38,6 +38,29 @@ def within_video_rank(p: np.ndarray) -> np.ndarray:
 
 
 TARGETS = {"probability": lambda p: p, "rank": within_video_rank}
+LOSSES = ("mse", "listnet")
+LISTNET_TEMPERATURE = 0.1
+"""How sharply the ListNet loss's target distribution over a video's frames follows the targets
+(in [0, 1]): at 0.1 the best frame of a video weighs e^10 times the worst."""
+
+
+def smooth_in_time(p: np.ndarray, window: int) -> np.ndarray:
+    """A video's per-frame targets (T,) averaged over ``window`` neighbouring candidates (edges
+    use the frames they have): one frame's oracle probability is noisy, its neighbourhood is what
+    the light features can see."""
+    if window <= 1 or len(p) < 2:
+        return p
+    kernel = np.ones(window)
+    return (np.convolve(p, kernel, "same") / np.convolve(np.ones_like(p), kernel, "same")).astype(p.dtype)
+
+
+def listnet_loss(score: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """ListNet (top-one) ranking loss within each video: cross-entropy between the softmax of the
+    targets / :data:`LISTNET_TEMPERATURE` and the softmax of the score's logits over the video's
+    real frames. score, target in [0, 1], mask: (B, T) -> scalar."""
+    logits = torch.logit(score.clamp(1e-6, 1 - 1e-6)).masked_fill(~mask, float("-inf"))  # (B, T)
+    want = torch.softmax((target / LISTNET_TEMPERATURE).masked_fill(~mask, float("-inf")), dim=1)  # (B, T)
+    return -(want * torch.log_softmax(logits, dim=1).masked_fill(~mask, 0.0)).sum(1).mean()
 
 
 @dataclass(frozen=True)
@@ -56,7 +79,12 @@ class TrainConfig:
     # video (chosen on ucf101-9's val: rank correlation with the oracle 0.14-0.18 against -0.01-0.03
     # for the "probability" itself; README, "Results on real UCF101")
     target: str = "rank"
+    smooth: int = 1  # average the oracle targets over this many neighbouring candidates first (1: as they are)
+    loss: str = "mse"  # how delta and gamma learn the targets: "mse" per frame, or "listnet" ranking within the video
     weight_decay: float = 0.0
+    # which epoch to keep: "best" by validation accuracy at val_budget (which makes val figures of
+    # the kept selector optimistic), or "last", which leaves val an unbiased estimate
+    keep: str = "best"
     val_budget: int = 4  # n used for picking the epoch by validation accuracy
     folds: int = 5  # cross-fitting folds for the oracle targets
     seed: int = 0
@@ -68,7 +96,11 @@ class TrainConfig:
             object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
         if self.target not in TARGETS:
             raise SmartframesError(f"unknown target {self.target!r}; choose from {', '.join(TARGETS)}")
-        for name in ("epochs", "batch_size", "val_budget", "folds"):
+        if self.keep not in ("best", "last"):
+            raise SmartframesError(f"keep must be 'best' or 'last', got {self.keep!r}")
+        if self.loss not in LOSSES:
+            raise SmartframesError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
+        for name in ("epochs", "batch_size", "val_budget", "folds", "smooth"):
             if getattr(self, name) < 1:
                 raise SmartframesError(f"{name} must be >= 1, got {getattr(self, name)}")
 
@@ -109,6 +141,7 @@ def train_selector(
     head_cfg: HeadConfig | None = None,
     *,
     oracle_dir=None,
+    classes: list[str] | None = None,
     progress: bool = True,
     log=print,
 ) -> tuple[Checkpoint, dict]:
@@ -122,6 +155,7 @@ def train_selector(
         head_cfg: expensive head settings (``in_dim``/``num_classes`` are filled in).
         oracle_dir: take the oracle targets from per-frame class probabilities computed by your
             own model instead of the cross-fitted head (see :func:`load_frame_probabilities`).
+        classes: train on the videos of these classes only (default: every class in the store).
         progress: progress bar over epochs.
         log: where one-line messages go.
 
@@ -131,8 +165,11 @@ def train_selector(
     began = time.perf_counter()
     torch.manual_seed(cfg.seed)
     with FeatureStore.open(store_dir) as store:
-        classes = sorted({r.label for r in store.records(status="done") if r.label is not None})
-        train, val = load_videos(store, "train", classes), load_videos(store, "val", classes)
+        present = {r.label for r in store.records(status="done") if r.label is not None}
+        if classes is not None and set(classes) - present:
+            raise SmartframesError(f"{store_dir}: no finished videos of {', '.join(sorted(set(classes) - present)[:5])}")
+        classes = sorted(present if classes is None else set(classes))
+        train, val = (load_videos(store, split, classes, keep=set(classes)) for split in ("train", "val"))
         spec = store.spec
     if len(classes) < 2:
         raise SmartframesError(f"{store_dir}: need at least 2 classes with finished videos, found {len(classes)}")
@@ -154,7 +191,7 @@ def train_selector(
         for v, t in zip(train, targets):
             v.target = t
     for v in train:
-        v.target = TARGETS[cfg.target](v.target)
+        v.target = TARGETS[cfg.target](smooth_in_time(v.target, cfg.smooth))
     for v in train + val:
         v.probs = head.probabilities(v.emb)
     val_frame_acc = float(np.mean(np.concatenate([v.probs.argmax(1) == v.label for v in val])))
@@ -175,8 +212,11 @@ def train_selector(
             partners = pair_partners(lengths, x.shape[1], gen)
             _, delta, gs = selector(x, mask, partners)
             ce = F.cross_entropy(gs.logits, labels)  # Eq. 7
-            sfs = ((delta - target) ** 2 * mask).sum() / mask.sum()
-            gmse = ((gs.gamma - target) ** 2 * mask).sum() / mask.sum()
+            if cfg.loss == "listnet":
+                sfs, gmse = listnet_loss(delta, target, mask), listnet_loss(gs.gamma, target, mask)
+            else:
+                sfs = ((delta - target) ** 2 * mask).sum() / mask.sum()
+                gmse = ((gs.gamma - target) ** 2 * mask).sum() / mask.sum()
             loss = ce + cfg.theta2_penalty * selector.gs.regulariser() + sfs + cfg.gamma_target * gmse
             opt.zero_grad()
             loss.backward()
@@ -186,7 +226,7 @@ def train_selector(
         acc, val_loss = validation_figures(selector, val, cfg.val_budget, spec.light_precision)
         history.append({"epoch": epoch + 1, "gs_ce": totals[0] / totals[3], "sfs_mse": totals[1] / totals[3],
                         "gamma_mse": totals[2] / totals[3], "val_accuracy": acc, "val_loss": val_loss})
-        if (acc, -val_loss) > best:
+        if (acc, -val_loss) > best or (cfg.keep == "last" and epoch == cfg.epochs - 1):
             best, best_state, best_epoch = (acc, -val_loss), copy.deepcopy(selector.state_dict()), epoch + 1
         bar.set_postfix(ce=f"{totals[0] / totals[3]:.3f}", mse=f"{totals[1] / totals[3]:.4f}", val=f"{acc:.3f}",
                         best=f"{best[0]:.3f}")
