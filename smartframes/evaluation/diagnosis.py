@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from ..selection.methods import pick, uniform_frames
 from .evaluate import Evaluation
@@ -33,6 +32,8 @@ class Diagnosis:
 
 
 def _mean_spearman(pairs) -> float:
+    from scipy.stats import spearmanr  # here: scipy.stats alone takes a second to import
+
     values = []
     for a, b in pairs:
         if len(a) > 2 and np.ptp(a) > 0 and np.ptp(b) > 0:

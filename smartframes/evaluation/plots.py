@@ -9,7 +9,14 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from matplotlib.figure import Figure
+
+
+def _figure(**kwargs):
+    """A new matplotlib figure; matplotlib is imported on first use, so that importing smartframes
+    (every CLI call does) does not pay for it."""
+    from matplotlib.figure import Figure as MatplotlibFigure
+
+    return MatplotlibFigure(**kwargs)
 
 
 def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns: int = 4) -> None:
@@ -24,7 +31,7 @@ def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns
     n = len(frames)
     columns = max(1, min(columns, n))
     rows = (n + columns - 1) // columns
-    fig = Figure(figsize=(3 * columns, 3.0 * rows + 2.2))
+    fig = _figure(figsize=(3 * columns, 3.0 * rows + 2.2))
     grid = fig.add_gridspec(rows + 1, columns, height_ratios=[3.0] * rows + [2.0])
     pos = {int(c): k for k, c in enumerate(selection.candidates)}
     for k, (img, idx, t) in enumerate(zip(frames, selection.indices, selection.times)):
@@ -58,7 +65,7 @@ def accuracy_vs_frames(report, out: str | os.PathLike) -> None:
     all-frames accuracy as a line. ``report`` is an :class:`smartframes.evaluation.evaluate.Evaluation`."""
     rows = {(r.method, r.budget): r for r in report.results}
     budgets = report.budgets
-    fig = Figure(figsize=(5.5, 3.8))
+    fig = _figure(figsize=(5.5, 3.8))
     ax = fig.subplots()
     for method, colour, z in (("smart", "tab:orange", 3), ("uniform", "tab:blue", 2), ("random", "tab:red", 2)):
         acc = np.array([100 * rows[(method, n)].accuracy for n in budgets])
@@ -85,7 +92,7 @@ def _resample(values: np.ndarray, points: int = 50) -> np.ndarray:
 def score_curves_by_class(curves: dict[str, list[np.ndarray]], out: str | os.PathLike, title: str) -> None:
     """Paper Fig. 3b / Fig. 4: mean score over normalised time, one line per entry of ``curves``
     (e.g. per class, or SFS vs GS for one class), each a list of per-video score arrays."""
-    fig = Figure(figsize=(5.5, 3.8))
+    fig = _figure(figsize=(5.5, 3.8))
     ax = fig.subplots()
     for name, videos in curves.items():
         ax.plot(np.linspace(0, 1, 50), np.mean([_resample(v) for v in videos], axis=0), label=f"{name} ({len(videos)})")
@@ -100,7 +107,7 @@ def score_curves_by_class(curves: dict[str, list[np.ndarray]], out: str | os.Pat
 def selection_strip(selected: np.ndarray, rejected: np.ndarray, out: str | os.PathLike, title: str) -> None:
     """Paper Figs. 5-6: a row of frames not selected (top) over a row of frames selected (bottom)."""
     n = max(len(selected), len(rejected), 1)
-    fig = Figure(figsize=(1.8 * n, 4.0))
+    fig = _figure(figsize=(1.8 * n, 4.0))
     axes = fig.subplots(2, n, squeeze=False)
     for row, (frames, name) in enumerate(((rejected, "not selected"), (selected, "selected"))):
         for k in range(n):

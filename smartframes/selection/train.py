@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import rankdata
 from tqdm import tqdm
 
 from ..version import __version__
@@ -32,6 +31,8 @@ DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-4}
 def within_video_rank(p: np.ndarray) -> np.ndarray:
     """A video's per-frame oracle probabilities (T,) as ranks scaled to [0, 1] (ties share their
     mean rank): what selection needs is the order of a video's frames, not how easy the video is."""
+    from scipy.stats import rankdata  # here, not at the top: scipy.stats alone takes a second to import
+
     if len(p) < 2:
         return np.ones_like(p, dtype=np.float32)
     return ((rankdata(p) - 1) / (len(p) - 1)).astype(np.float32)
