@@ -4,6 +4,7 @@ jointly, and pass only those on to an expensive model.
 The whole API in one place::
 
     import smartframes
+    chosen = smartframes.select_frames("clip.mp4", n=8)          # FrameSet: frames, indices, timestamps
     selector = smartframes.load_selector("selector/")          # a checkpoint from train_selector
     selection = selector.select("clip.mp4", n=8)                 # frames, scores, prediction
     for path, sel in smartframes.select_videos(paths, "selector/", n=8, engine="local"):
@@ -38,7 +39,8 @@ from .selection.export import EXPORT_FORMATS, export_selections
 from .selection.head import HeadConfig
 from .selection.methods import METHODS, PICKS, choose, pick, segment_top, top_n
 from .selection.networks import SelectorConfig, SmartSelector
-from .selection.serving import Selection, Selector, load_selector
+from .selection.recogniser import Recogniser, TorchRecogniser
+from .selection.serving import FrameSet, Selection, Selector, iter_select_frames, load_selector, select_frames
 from .selection.train import TrainConfig, train_selector
 from .spec import BACKBONES, BackboneSpec, ConfigError, FeatureSpec
 from .version import __version__ as __version__
@@ -47,11 +49,11 @@ __all__ = [
     "BACKBONES", "EXPORT_FORMATS", "FORMATS", "METHODS", "PICKS",
     "Ablation", "BackboneSpec", "Diagnosis", "CandidateRule", "Checkpoint", "CheckpointError", "ConfigError", "DatasetError", "DatasetItem",
     "EfficientNetLite", "Evaluation", "ExtractSummary", "FeatureExtractor", "FeatureSpec", "FeatureStore",
-    "FormatResult", "HeadConfig", "Limits", "MethodResult", "Selection", "Selector", "SelectorConfig",
+    "FormatResult", "FrameSet", "HeadConfig", "Recogniser", "TorchRecogniser", "Limits", "MethodResult", "Selection", "Selector", "SelectorConfig",
     "SmartSelector", "SmartframesError", "StoreError", "SynthConfig", "TrainConfig", "VideoError", "VideoFeatures",
     "VideoInfo",
     "ablation", "average_precision", "build_report", "candidate_indices", "choose", "decode", "default_device", "diagnose",
-    "evaluate", "export_selections", "extract_dataset", "load_backbone", "load_checkpoint", "load_dataset",
+    "evaluate", "export_selections", "extract_dataset", "iter_select_frames", "load_backbone", "load_checkpoint", "load_dataset",
     "load_format", "load_selector", "load_source", "mean_average_precision", "probe", "read_frames",
-    "pick", "save_checkpoint", "segment_top", "select_videos", "synthesize", "top_n", "train_selector", "write_video",
+    "pick", "save_checkpoint", "segment_top", "select_frames", "select_videos", "synthesize", "top_n", "train_selector", "write_video",
 ]

@@ -198,7 +198,7 @@ def cmd_select(args) -> int:
         raise SmartframesError("--sheet takes one video; run select once per video for sheets")
     if (args.export is None) != (args.out is None):
         raise SmartframesError("--export and --out go together")
-    (_output_folder if args.export in ("frames", "mmaction") else _output_file)(args.out)
+    (_output_folder if args.export in ("frames", "mmaction", "vlm") else _output_file)(args.out)
     _output_file(args.sheet)
     notes = sys.stderr if args.json else sys.stdout
     status, selections = 0, []
@@ -481,7 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p.add_argument("--export", choices=EXPORT_FORMATS, default=None,
                    help="write the selections for another tool: json, csv, mmaction (the chosen frames as an "
-                   "mmaction2 RawframeDataset) or frames (JPEG files + manifest.jsonl); needs --out")
+                   "mmaction2 RawframeDataset), frames (JPEG files + manifest.jsonl) or vlm (the frames with their timing "
+                   "metadata for video-language models: vlm.jsonl); needs --out")
     p.add_argument("--out", default=None, help="with --export: the file (json, csv) or folder (mmaction, frames) to write")
     _add_engine_args(p)
     p.add_argument("--selector", default=None, help="checkpoint directory from `smartframes train` (without it: "

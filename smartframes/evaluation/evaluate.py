@@ -21,12 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ..data.synth import find_ground_truth
 from ..errors import SmartframesError
 from ..features.store import FeatureStore
 from ..selection.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ..selection.methods import METHODS, choose
+from ..selection.recogniser import frame_probabilities, is_recogniser
 from ..selection.scoring import VideoData, load_frame_probabilities, load_videos, score_videos, video_prediction
 from ..spec import FeatureSpec
 from .cost import CostModel, build_cost_model
@@ -107,7 +109,7 @@ def with_recogniser(selector: Checkpoint, recogniser, store_spec: FeatureSpec) -
 
 def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "test", ckpt: Checkpoint | None = None,
              probs_dir=None, expensive_gflops: float | None = None, recogniser=None,
-             classes: list[str] | None = None) -> Evaluation:
+             classes: list[str] | None = None, progress: bool = False) -> Evaluation:
     """Score every method at every budget on a store's split.
 
     Args:
@@ -117,9 +119,12 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
         split: which of the store's splits.
         ckpt: an already loaded checkpoint, instead of ``selector_dir``.
         recogniser: the expensive classifier, when it is not the selector's own: a checkpoint
-            (directory or loaded) trained on this store, whose head and classes are used, while
-            the frame scores come from the selector, which may have been trained on other classes
-            or other data (its light features must match this store's).
+            (directory or loaded) trained on this store, whose head and classes are used, or your
+            own model (a :class:`~smartframes.selection.recogniser.Recogniser`, run on every
+            candidate frame, decoded at the video's size; its ``gflops_per_frame`` goes into the
+            costs). The frame scores come from the selector, which may have been trained on other
+            classes or other data (its light features must match this store's).
+        progress: a progress bar while your own recogniser runs.
         classes: evaluate only the videos of these classes (default: every video of the split;
             each must be of a class the recogniser knows).
         probs_dir: per-frame class probabilities (or logits) of your own expensive model, one
@@ -135,31 +140,41 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
     with FeatureStore.open(store_dir) as store:
         if ckpt is None and selector_dir is None:
             raise SmartframesError("evaluate needs a selector: a checkpoint directory or a loaded checkpoint")
+        own = is_recogniser(recogniser)  # the user's model, run on the decoded frames
         if recogniser is None:
             ckpt = ckpt or load_checkpoint(selector_dir, expect_spec=store.spec)
+        elif own:
+            ckpt = ckpt or load_checkpoint(selector_dir)
+            if ckpt.spec.light_diff(store.spec):
+                raise CheckpointError(f"the selector reads other light features than this store's "
+                                      f"({'; '.join(ckpt.spec.light_diff(store.spec))})")
         else:
             ckpt = with_recogniser(ckpt or load_checkpoint(selector_dir), recogniser, store.spec)
-        if ckpt.head is None and probs_dir is None:
+        if ckpt.head is None and probs_dir is None and not own:
             raise SmartframesError("this selector checkpoint has no recogniser: give one trained on this store "
                                    "(--recogniser) or per-frame probabilities (--probs-dir)")
+        names = list(recogniser.classes) if own else ckpt.classes
         wanted = set(classes) if classes is not None else None
         unknown = sorted({r.label for r in store.records(status="done", split=split)
-                          if wanted is None or r.label in wanted} - set(ckpt.classes))
+                          if wanted is None or r.label in wanted} - set(names))
         if unknown:
             raise SmartframesError(f"{store_dir}: {split} labels unknown to the recogniser: {', '.join(unknown[:5])}")
-        videos = load_videos(store, split, ckpt.classes, need_expensive=probs_dir is None, keep=wanted)
-        classes = ckpt.classes
+        videos = load_videos(store, split, names, need_expensive=probs_dir is None and not own, keep=wanted)
+        classes = names
     if not videos:
         raise SmartframesError(f"{store_dir}: no finished videos in the {split} split")
-    for v in videos:
+    for v in tqdm(videos, desc="recognise", unit="video", disable=not (own and progress), dynamic_ncols=True):
         if probs_dir is not None:
             v.probs = load_frame_probabilities(probs_dir, v, len(classes))
+        elif own:
+            v.probs = frame_probabilities(recogniser, v.path, v.indices, classes, seek=v.seek)
         else:
             v.probs = ckpt.head.probabilities(v.emb)
     scores = score_videos(ckpt.selector, videos, precision_name=ckpt.spec.light_precision)
     truth = find_ground_truth([v.path for v in videos])
     lengths = {len(v.x) for v in videos}
-    external = None if probs_dir is None else (expensive_gflops or 0.0)
+    external = (expensive_gflops or 0.0) if probs_dir is not None else \
+        (getattr(recogniser, "gflops_per_frame", None) or 0.0) if own else None
     cost = build_cost_model(ckpt, lengths, external_gflops=external)
     results, rule = [], ckpt.selector.cfg.pick
     visual_dim = ckpt.spec.visual_dim
@@ -197,7 +212,8 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
                 float(np.mean(gflops)), float(np.mean(ms)), float(np.mean(precisions)) if precisions else None, below))
     return Evaluation(
         str(Path(store_dir).resolve()), split, classes, list(budgets), results,
-        "checkpoint head" if probs_dir is None else f"per-frame probabilities from {probs_dir}",
+        f"per-frame probabilities from {probs_dir}" if probs_dir is not None
+        else f"your recogniser ({type(recogniser).__name__})" if own else "checkpoint head",
         cost, float(np.mean([len(v.x) for v in videos])), list(zip(videos, scores)), missing)
 
 

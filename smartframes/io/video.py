@@ -219,6 +219,26 @@ def _to_rgb(frame, rotation: int, out: tuple[int, int], reformatter: VideoReform
     return rgb
 
 
+def scale_frames(frames: np.ndarray, size: Size) -> np.ndarray:
+    """Already-decoded uint8 RGB frames ``(T, H, W, 3)`` scaled to ``size`` (as :func:`read_frames`
+    takes it; None keeps them as they are) with the same FFmpeg bicubic scaler decoding uses.
+    Returns uint8 ``(T, H', W', 3)``.
+
+    Raises:
+        SmartframesError: not a uint8 array of RGB frames.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or 0 in frames.shape:
+        raise SmartframesError(f"frames must be uint8 RGB of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    if size is None:
+        return frames
+    out_w, out_h = target_size(frames.shape[2], frames.shape[1], size)
+    reformatter = VideoReformatter()
+    return np.stack([reformatter.reformat(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24"),
+                                          out_w, out_h, format="rgb24", interpolation="BICUBIC").to_ndarray()
+                     for f in frames])
+
+
 def iter_frames(
     path: str | os.PathLike,
     indices: Sequence[int] | None = None,

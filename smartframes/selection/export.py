@@ -1,6 +1,6 @@
 """Selections written for other tools: JSON or CSV of frame indices and times, the chosen frames as
-JPEG files with a manifest (for video-language models), or those JPEG files as an mmaction2
-``RawframeDataset``."""
+JPEG files with a manifest, the same for video-language models with their timing metadata in the
+forms their pipelines take, or the JPEG files as an mmaction2 ``RawframeDataset``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 
 from ..errors import SmartframesError
+from ..io.video import probe
 from .serving import Selection
 
-EXPORT_FORMATS = ("json", "csv", "mmaction", "frames")
+EXPORT_FORMATS = ("json", "csv", "mmaction", "frames", "vlm")
 FRAME_NAME = "{frame:06d}.jpg"  # frames export: the frame index in the video
 MMACTION_FRAME_NAME = "img_{number:05d}.jpg"  # mmaction2's default filename_tmpl, numbered from 1
 MARKER = ".smartframes"  # in each image folder: the video it holds
@@ -114,6 +115,51 @@ def export_frames(selections: list[Selection], out: Path, labels: dict, quality:
     return out / "manifest.jsonl"
 
 
+def vlm_record(sel: Selection, images: list[str], info) -> dict:
+    """What a video-language model needs to take one video's chosen frames as a video with its
+    true timing: the frames (index, presentation time, image), transformers' ``VideoMetadata``
+    fields with the source fps, frame count and the chosen ``frames_indices`` (from which
+    Qwen2.5-VL / Qwen3-VL compute their time positions and ``<t seconds>`` markers, instead of
+    assuming evenly spaced frames), a Qwen-VL chat message with the frame list, the same frames
+    interleaved with their times as text (exact also for variable frame rate, for any
+    image-and-text model), and LLaVA-Video's time instruction. ``images`` are absolute paths."""
+    times = [round(float(t), 4) for t in sel.times]
+    uris = [Path(p).resolve().as_uri() for p in images]
+    interleaved = []
+    for t, uri in zip(times, uris):
+        interleaved += [{"type": "text", "text": f"<{t:.1f} seconds>"}, {"type": "image", "image": uri}]
+    listed = ",".join(f"{t:.2f}s" for t in times)
+    return {
+        "video": sel.path,
+        "frames": [{"index": i, "time": t, "image": img} for i, t, img in zip(sel.indices, times, images)],
+        "video_metadata": {"total_num_frames": info.frame_count, "fps": info.fps, "width": info.width,
+                           "height": info.height, "duration": info.duration, "frames_indices": list(sel.indices)},
+        "qwen_vl_messages": [{"role": "user", "content": [
+            {"type": "video", "video": uris, "sample_fps": round(len(times) / info.duration, 6) if info.duration else None}]}],
+        "interleaved_messages": [{"role": "user", "content": interleaved}],
+        "llava_video_time_instruction": (
+            f"The video lasts for {info.duration:.2f} seconds, and {len(times)} frames are sampled from it. "
+            f"These frames are located at {listed}. Please answer the following questions related to this video."),
+    }
+
+
+def export_vlm(selections: list[Selection], out: Path, labels: dict, quality: int = 95) -> Path:
+    """The chosen frames as ``out/<video folder>/<frame>.jpg`` (and ``manifest.jsonl``, as
+    :func:`export_frames` writes it), ``out/<video folder>/vlm.json`` per video (:func:`vlm_record`,
+    with the video's label when known), and ``out/vlm.jsonl``, one such record per line. Returns
+    the path of ``vlm.jsonl``."""
+    folders, _ = _write_frames(selections, out, out, labels, FRAME_NAME, quality)
+    lines = []
+    for sel, folder in zip(selections, folders):
+        images = [str(folder / FRAME_NAME.format(frame=i)) for i in sel.indices]
+        record = {**vlm_record(sel, images, probe(sel.path)), "label": _main_label(labels, sel.path),
+                  "predicted": sel.label}
+        (folder / "vlm.json").write_text(json.dumps(record, indent=1))
+        lines.append(json.dumps(record) + "\n")
+    (out / "vlm.jsonl").write_text("".join(lines))
+    return out / "vlm.jsonl"
+
+
 def _write_frames(selections: list[Selection], out: Path, image_root: Path, labels: dict, template: str,
                   quality: int) -> tuple[list[Path], list[int]]:
     """Write the chosen frames of each video into its folder under ``image_root``, named by
@@ -177,7 +223,7 @@ def export_selections(selections: list[Selection], fmt: str, out, *, labels: dic
         selections = sorted(selections, key=lambda sel: rank[sel.path])
     if fmt not in EXPORT_FORMATS:
         raise SmartframesError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
-    if fmt in ("frames", "mmaction"):
+    if fmt in ("frames", "mmaction", "vlm"):
         if out.exists() and not out.is_dir():
             raise SmartframesError(f"{out}: not a folder (the {fmt} export writes a folder)")
         out.mkdir(parents=True, exist_ok=True)
@@ -189,8 +235,13 @@ def export_selections(selections: list[Selection], fmt: str, out, *, labels: dic
         export_csv(selections, out, labels)
     elif fmt == "mmaction":
         if classes is None:
-            classes = list(selections[0].class_probabilities) if selections else []
+            classes = list(selections[0].class_probabilities or {}) if selections else []
+        if not classes:
+            raise SmartframesError("the mmaction export needs class names: give --dataset (or --format), or a "
+                                   "--selector checkpoint that classifies")
         return export_mmaction(selections, out, labels, classes)
+    elif fmt == "vlm":
+        return export_vlm(selections, out, labels)
     else:
         return export_frames(selections, out, labels)
     return out

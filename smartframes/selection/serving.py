@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -16,12 +17,17 @@ from ..device import precision
 from ..errors import SmartframesError
 from ..features.extractor import BATCH_SIZE, FeatureExtractor
 from ..features.quality import quality_table
-from ..io.video import Size, VideoError, decode, read_frames
+from ..io.decoder import Batch
+from ..io.video import Size, VideoError, VideoInfo, decode, probe, read_frames, scale_frames
 from ..spec import FeatureSpec
 from .checkpoint import Checkpoint, load_checkpoint
 from .methods import DEFAULT_METHOD, SELECTOR_METHODS, SERVING_METHODS, choose
 from .networks import inference_partners
 from .pretrained import load_generic
+from .recogniser import Recogniser, recognise
+
+ARRAY_PATH = "<frames>"
+"""The ``path`` of a selection made on already-decoded frames."""
 
 
 @dataclass
@@ -45,6 +51,8 @@ class Selection:
     def read_frames(self, size: Size = None) -> np.ndarray:
         """The chosen frames, uint8 ``(n, H, W, 3)``, decoded as the candidates were (``size`` as in
         :func:`smartframes.io.video.read_frames`; None keeps the native size)."""
+        if self.path == ARRAY_PATH:
+            raise SmartframesError("this selection was made on decoded frames: index them with .indices")
         return read_frames(self.path, indices=self.indices, size=size, seek=self.seek)
 
     def format(self) -> str:
@@ -98,22 +106,26 @@ class Selector:
     """
 
     def __init__(self, ckpt: Checkpoint | None = None, device: str | None = None, batch_size: int = BATCH_SIZE,
-                 method: str | None = None):
+                 method: str | None = None, recogniser: Recogniser | None = None):
         self.method = check_method(method, ckpt)
         if ckpt is None and self.method in SELECTOR_METHODS:
             ckpt = load_generic()
-        self.ckpt = ckpt
+        self.ckpt, self.recogniser = ckpt, recogniser
         spec = ckpt.spec if ckpt is not None else FeatureSpec()
-        if ckpt is None or ckpt.head is None:  # frames only: the expensive backbone is not needed
+        head = ckpt.head if ckpt is not None and recogniser is None else None
+        if head is None:  # no Lite2 head to feed: the expensive backbone is not needed
             spec = replace(spec, expensive_backbone=None)
         self.extractor = FeatureExtractor(spec, device=device, batch_size=batch_size)
         self.device = self.extractor.device
         self.selector = ckpt.selector.to(self.device) if ckpt is not None else None
-        self.head = ckpt.head.to(self.device) if ckpt is not None and ckpt.head is not None else None
+        self.head = head.to(self.device) if head is not None else None
 
     @property
     def classes(self) -> list[str] | None:
-        return self.ckpt.classes if self.ckpt is not None else None
+        """The classes predictions are made in (None: no recogniser)."""
+        if self.recogniser is not None:
+            return list(self.recogniser.classes)
+        return self.ckpt.classes if self.head is not None else None
 
     @torch.inference_mode()
     def score(self, light: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,19 +137,40 @@ class Selector:
             score, delta, gs = self.selector(x, mask, partners.to(self.device))
         return tuple(t[0].float().cpu().numpy() for t in (score, delta, gs.gamma))
 
-    def select(self, video: str | os.PathLike, n: int = 8) -> Selection:
+    def _array_batches(self, frames: np.ndarray, fps: float | None) -> Iterator[Batch]:
+        """Decoded frames (T, H, W, 3) cut into the batches :meth:`FeatureExtractor.batches`
+        yields for a file: the candidates at the light size, timestamps index / fps."""
+        frames = scale_frames(frames, None)  # checks the array
+        T, H, W, _ = frames.shape
+        rate = fps or 0.0
+        info = VideoInfo(ARRAY_PATH, T, rate, T / rate if rate else 0.0, W, H, 0, "array")
+        wanted = self.extractor.spec.candidate_rule.indices(T, rate).tolist()
+        light = self.extractor.spec.decode_sizes.light
+        for start in range(0, len(wanted), self.extractor.batch_size):
+            chunk = wanted[start : start + self.extractor.batch_size]
+            yield Batch(info, chunk, [i / rate if rate else float(i) for i in chunk],
+                        (scale_frames(frames[chunk], light),), False)
+
+    def select(self, video: str | os.PathLike | np.ndarray, n: int = 8, fps: float | None = None) -> Selection:
         """Choose ``n`` frames of a video and, with a checkpoint, classify it from them.
 
         Decodes the candidate frames at the light resolution, computes their light features and
         statistics, chooses with the method, then (with a checkpoint) decodes only the chosen
         frames at the expensive resolution for the final prediction.
 
+        Args:
+            video: a video file, or already-decoded uint8 RGB frames ``(T, H, W, 3)``.
+            n: frames to choose.
+            fps: with decoded frames, their rate (times are then index / fps; None: the times
+                are the frame numbers). A file's times come from its container.
+
         Raises:
             VideoError: the video cannot be read.
         """
+        array = isinstance(video, np.ndarray)
         parts, idx, times, seek = [], [], [], False
         frames_only = self.method == "uniform"  # needs the candidates' indices and times, no features
-        for batch in self.extractor.batches(video, light_only=True):
+        for batch in (self._array_batches(video, fps) if array else self.extractor.batches(video, light_only=True)):
             if not frames_only:
                 parts.append(self.extractor.run_batch(batch))
             idx.append(batch.indices)
@@ -157,19 +190,23 @@ class Selector:
         chosen = choose(self.method, n, len(cand), score=score, delta=delta, gamma=gamma, light=visual, quality=quality,
                         confidence=confidence, rule=self.ckpt.selector.cfg.pick if self.ckpt is not None else "top")
         label = probability = class_probabilities = None
-        if self.head is not None:
-            size = self.ckpt.spec.decode_sizes.expensive
-            frames = decode(video, cand[chosen].tolist(), (size,), seek=seek).frames[0]
-            probs = self.head.probabilities(self.extractor.expensive_features(frames)).mean(0)  # (C,)
+        if self.head is not None or self.recogniser is not None:
+            size = None if self.recogniser is not None else self.ckpt.spec.decode_sizes.expensive
+            frames = (scale_frames(video[cand[chosen]], size) if array
+                      else decode(video, cand[chosen].tolist(), (size,), seek=seek).frames[0])
+            if self.recogniser is not None:  # the user's model, on the frames at the video's own size
+                probs = recognise(self.recogniser, frames).mean(0)  # (C,)
+            else:
+                probs = self.head.probabilities(self.extractor.expensive_features(frames)).mean(0)  # (C,)
             best = int(probs.argmax())
             label, probability = self.classes[best], float(probs[best])
             class_probabilities = {c: float(p) for c, p in zip(self.classes, probs)}
-        return Selection(str(video), cand[chosen].tolist(), cand_times[chosen].tolist(), cand, cand_times, delta, gamma,
-                         score, label, probability, class_probabilities, seek, self.method)
+        return Selection(ARRAY_PATH if array else str(video), cand[chosen].tolist(), cand_times[chosen].tolist(), cand,
+                         cand_times, delta, gamma, score, label, probability, class_probabilities, seek, self.method)
 
 
 def load_selector(path: str | os.PathLike | None = None, device: str | None = None,
-                  method: str | None = None) -> Selector:
+                  method: str | None = None, recogniser: Recogniser | None = None) -> Selector:
     """A :class:`Selector` for serving, on ``device`` (None: CUDA when available).
 
     Args:
@@ -177,12 +214,15 @@ def load_selector(path: str | os.PathLike | None = None, device: str | None = No
             generic selector shipped in the package (``method="smart"``): frames without a class.
         method: one of :data:`SERVING_METHODS`; None: ``smart`` with a checkpoint, else
             :data:`DEFAULT_METHOD`.
+        recogniser: your own model (:class:`~smartframes.selection.recogniser.Recogniser`) to
+            classify the chosen frames, in place of the checkpoint's head.
 
     Raises:
         CheckpointError: missing, damaged or inconsistent checkpoint.
         SmartframesError: an unknown method.
     """
-    return Selector(load_checkpoint(Path(path)) if path is not None else None, device=device, method=method)
+    return Selector(load_checkpoint(Path(path)) if path is not None else None, device=device, method=method,
+                    recogniser=recogniser)
 
 
 class SelectVideo:
@@ -201,3 +241,91 @@ class SelectVideo:
 
     def __getstate__(self):
         return {**self.__dict__, "selector": None}
+
+
+@dataclass
+class FrameSet:
+    """The frames chosen in one video, ready for the next model (what :func:`select_frames` returns)."""
+
+    frames: np.ndarray  # (n, H, W, 3) uint8, in time order
+    indices: list[int]  # their frame indices in the video, presentation order
+    timestamps: list[float] | None  # their presentation times (s) from the container; None: decoded frames without fps
+    scores: list[float] | None  # the selector's score of each (None: a training-free method)
+    fps: float | None  # the video's (average) frame rate
+    duration: float | None  # seconds
+    frame_count: int
+    method: str
+    path: str  # the video file, or "<frames>"
+    label: str | None = None  # the recogniser's class from these frames (a checkpoint with a head)
+    probability: float | None = None
+
+    def to_pil(self) -> list:
+        """The frames as PIL images."""
+        from PIL import Image
+
+        return [Image.fromarray(f) for f in self.frames]
+
+
+def _frame_set(selector: Selector, video, n: int, size: Size, fps: float | None) -> FrameSet:
+    sel = selector.select(video, n, fps=fps)
+    pos = {int(c): k for k, c in enumerate(sel.candidates)}
+    scores = [float(sel.score[pos[i]]) for i in sel.indices] if sel.score is not None else None
+    if isinstance(video, np.ndarray):
+        frames = scale_frames(video[sel.indices], size)
+        T = len(video)
+        return FrameSet(frames, sel.indices, sel.times if fps else None, scores, fps, T / fps if fps else None, T,
+                        sel.method, ARRAY_PATH, sel.label, sel.probability)
+    info = probe(video)
+    return FrameSet(sel.read_frames(size=size), sel.indices, sel.times, scores, info.fps, info.duration,
+                    info.frame_count, sel.method, str(video), sel.label, sel.probability)
+
+
+def _as_selector(selector, method: str | None, device: str | None, recogniser) -> Selector:
+    if isinstance(selector, Selector):
+        if method is not None and method != selector.method:
+            raise SmartframesError(f"this Selector chooses with {selector.method!r}; make another for {method!r}")
+        if recogniser is not None:
+            raise SmartframesError("give the recogniser to load_selector, or pass a checkpoint directory here")
+        return selector
+    return load_selector(selector, device=device, method=method, recogniser=recogniser)
+
+
+def select_frames(video: str | os.PathLike | np.ndarray, n: int = 8, *, method: str | None = None, selector=None,
+                  size: Size = None, device: str | None = None, fps: float | None = None,
+                  recogniser: Recogniser | None = None) -> FrameSet:
+    """The ``n`` frames of one video worth passing on, as images with their exact times.
+
+    Args:
+        video: a video file, or already-decoded uint8 RGB frames ``(T, H, W, 3)``.
+        n: how many frames.
+        method: how to choose (see :func:`load_selector`; None: ``smart`` with a selector, else
+            the default training-free method).
+        selector: a checkpoint directory, a loaded :class:`Selector` (reuse one for many videos),
+            or None.
+        size: the frames' size: None keeps the video's own, an int the short side, (w, h) exact.
+        device: where the models run (None: CUDA when available).
+        fps: with decoded frames, their rate, for the timestamps.
+        recogniser: your own model (:class:`~smartframes.selection.recogniser.Recogniser`) to
+            classify the chosen frames (``label``, ``probability``).
+
+    Returns:
+        A :class:`FrameSet`: ``frames`` uint8 ``(n, H, W, 3)``, ``indices``, ``timestamps`` (from
+        the container's presentation times: right for variable frame rate), ``scores``, and the
+        video's ``fps``, ``duration`` and ``frame_count``.
+
+    Raises:
+        VideoError: the video cannot be read.
+        CheckpointError, SmartframesError: a bad checkpoint or method.
+    """
+    return _frame_set(_as_selector(selector, method, device, recogniser), video, n, size, fps)
+
+
+def iter_select_frames(videos: Iterable, n: int = 8, *, method: str | None = None, selector=None,
+                       size: Size = None, device: str | None = None,
+                       recogniser: Recogniser | None = None) -> Iterator[FrameSet]:
+    """:func:`select_frames` over many videos, with the models loaded once; yields one
+    :class:`FrameSet` per video, in order. A video that cannot be read raises its
+    :class:`VideoError` when its turn comes (the ones before it have been yielded)."""
+    chosen = _as_selector(selector, method, device, recogniser)
+    for video in videos:
+        yield _frame_set(chosen, video, n, size, None)

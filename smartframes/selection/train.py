@@ -23,6 +23,7 @@ from .checkpoint import Checkpoint, save_checkpoint
 from .head import HeadConfig, cross_fit_oracle, train_head
 from .methods import pick
 from .networks import SelectorConfig, SmartSelector, pair_partners
+from .recogniser import frame_probabilities
 from .scoring import VideoData, collate, load_frame_probabilities, load_videos, score_videos, video_prediction
 
 DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-4}
@@ -143,6 +144,7 @@ def train_selector(
     *,
     oracle_dir=None,
     classes: list[str] | None = None,
+    recogniser=None,
     progress: bool = True,
     log=print,
 ) -> tuple[Checkpoint, dict]:
@@ -157,6 +159,9 @@ def train_selector(
         oracle_dir: take the oracle targets from per-frame class probabilities computed by your
             own model instead of the cross-fitted head (see :func:`load_frame_probabilities`).
         classes: train on the videos of these classes only (default: every class in the store).
+        recogniser: your own model (a :class:`~smartframes.selection.recogniser.Recogniser`):
+            the oracle targets come from its probabilities on the decoded candidate frames
+            instead of the cross-fitted head (it must know every class trained on).
         progress: progress bar over epochs.
         log: where one-line messages go.
 
@@ -184,9 +189,14 @@ def train_selector(
     # expensive head on every training frame; cross-fitted oracle targets for the training videos
     head = train_head(np.concatenate([v.emb for v in train]),
                       np.concatenate([np.full(len(v.emb), v.label) for v in train]), head_cfg, cfg.seed)
+    if oracle_dir is not None and recogniser is not None:
+        raise SmartframesError("give oracle targets from per-frame files or from a recogniser, not both")
     if oracle_dir is not None:
         for v in train:
             v.target = load_frame_probabilities(oracle_dir, v, len(classes))[:, v.label]
+    elif recogniser is not None:
+        for v in tqdm(train, desc="recognise", unit="video", disable=not progress, dynamic_ncols=True):
+            v.target = frame_probabilities(recogniser, v.path, v.indices, classes, seek=v.seek)[:, v.label]
     else:
         targets = cross_fit_oracle([v.emb for v in train], [v.label for v in train], head_cfg, cfg.folds, cfg.seed)
         for v, t in zip(train, targets):
