@@ -27,16 +27,22 @@ DEFAULT_METHOD: Method = "uniform"
 """The method ``select`` uses without a checkpoint (README, "Selection without training")."""
 
 
+def _settled(T: int, n: int) -> list[int] | None:
+    """Every position when the budget covers the video, none for a budget of 0; None when there
+    is a choice to make."""
+    if n >= T:
+        return list(range(T))
+    return [] if n <= 0 else None
+
+
 def top_n(scores: np.ndarray, n: int) -> list[int]:
     """Positions of the ``n`` highest scores, in time order.
 
     Ties go to the earlier frame; ``n`` at least the number of frames returns every frame.
     """
     s = np.asarray(scores, np.float64).ravel()
-    if n >= len(s):
-        return list(range(len(s)))
-    if n <= 0:
-        return []
+    if (settled := _settled(len(s), n)) is not None:
+        return settled
     best = np.argsort(-s, kind="stable")[:n]  # stable: equal scores keep time order
     return sorted(best.tolist())
 
@@ -47,10 +53,8 @@ def segment_top(scores: np.ndarray, n: int) -> list[int]:
     ``n`` >= T)."""
     s = np.asarray(scores, np.float64).ravel()
     T = len(s)
-    if n >= T:
-        return list(range(T))
-    if n <= 0:
-        return []
+    if (settled := _settled(T, n)) is not None:
+        return settled
     edges = (np.arange(n + 1) * T) // n  # n < T: every segment holds at least one frame
     return [int(a + np.argmax(s[a:b])) for a, b in zip(edges[:-1], edges[1:])]
 
@@ -85,10 +89,8 @@ def kcenter_frames(light: np.ndarray, n: int) -> list[int]:
     from every frame chosen so far. Covers the video's distinct appearances, one frame each."""
     x = _unit_rows(light)
     T = len(x)
-    if n >= T:
-        return list(range(T))
-    if n <= 0:
-        return []
+    if (settled := _settled(T, n)) is not None:
+        return settled
     chosen = [int(np.argmax(x @ x.mean(0)))]
     far = 1.0 - x @ x[chosen[0]]  # (T,) cosine distance to the nearest chosen frame
     for _ in range(n - 1):
@@ -107,10 +109,8 @@ def maxvolume_frames(light: np.ndarray, n: int, weights: np.ndarray | None = Non
     trade diversity against quality; None weighs every frame alike."""
     x = _unit_rows(light)
     T = len(x)
-    if n >= T:
-        return list(range(T))
-    if n <= 0:
-        return []
+    if (settled := _settled(T, n)) is not None:
+        return settled
     if weights is not None:
         x = x * np.asarray(weights, np.float64).reshape(-1, 1)
     residual = (x * x).sum(1)  # (T,) squared norm left after projecting out the chosen frames
@@ -151,10 +151,8 @@ def mgsampler_frames(light: np.ndarray, n: int) -> list[int]:
     frame where the cumulative change crosses the middle of each of n equal intervals is chosen,
     so the budget follows motion. A still video (no change) falls back to uniform."""
     T = len(light)
-    if n >= T:
-        return list(range(T))
-    if n <= 0:
-        return []
+    if (settled := _settled(T, n)) is not None:
+        return settled
     change = np.sqrt(frame_change(light))
     if change.sum() <= 1e-12:
         return uniform_frames(T, n)
@@ -201,10 +199,8 @@ def quality_frames(quality: np.ndarray, n: int) -> list[int]:
     """Drop the frames :func:`usable_frames` rejects, then spread the budget uniformly over the
     rest; when fewer than n are left, the sharpest rejected frames make up the number."""
     T = len(quality)
-    if n >= T:
-        return list(range(T))
-    if n <= 0:
-        return []
+    if (settled := _settled(T, n)) is not None:
+        return settled
     kept = np.flatnonzero(usable_frames(quality))
     if len(kept) < n:
         rejected = np.setdiff1d(np.arange(T), kept)
@@ -241,10 +237,8 @@ def scenes_frames(light: np.ndarray, n: int) -> list[int]:
     across shots: every shot one frame while the budget lasts (longest shots first), the rest in
     proportion to shot length, evenly spaced inside each shot."""
     T = len(light)
-    if n >= T:
-        return list(range(T))
-    if n <= 0:
-        return []
+    if (settled := _settled(T, n)) is not None:
+        return settled
     shots = scene_bounds(light)
     lengths = np.array([b - a for a, b in shots])
     share = np.zeros(len(shots), np.int64)
