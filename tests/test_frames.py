@@ -44,7 +44,8 @@ def test_timestamps_of_a_variable_frame_rate_video_come_from_the_container(tmp_p
     path = tmp_path / "vfr.mp4"
     write_video(path, frames, fps=25, times=times.tolist())
     chosen = select_frames(path, 5, method="uniform", device="cpu")
-    _, container_times = _pyav_frames(path, chosen.indices)
+    decoded, container_times = _pyav_frames(path, chosen.indices)
+    assert np.array_equal(chosen.frames, decoded)
     assert chosen.timestamps == pytest.approx(container_times, abs=1e-6)
     assert chosen.timestamps == pytest.approx(times[chosen.indices].tolist(), abs=2e-3)
     assert chosen.timestamps != pytest.approx([i / chosen.fps for i in chosen.indices], abs=1e-3)
