@@ -26,6 +26,10 @@ from .networks import inference_partners
 from .pretrained import load_generic
 from .recogniser import Recogniser, recognise
 
+TRAINING_FREE_SPEC = replace(FeatureSpec(), max_candidates=64)
+"""The features a training-free method reads without a checkpoint: the default spec with at most
+64 candidates a video, spread evenly, as the methods were evaluated on real UCF101 (and as the
+generic selector was trained)."""
 ARRAY_PATH = "<frames>"
 """The ``path`` of a selection made on already-decoded frames."""
 
@@ -111,7 +115,7 @@ class Selector:
         if ckpt is None and self.method in SELECTOR_METHODS:
             ckpt = load_generic()
         self.ckpt, self.recogniser = ckpt, recogniser
-        spec = ckpt.spec if ckpt is not None else FeatureSpec()
+        spec = ckpt.spec if ckpt is not None else TRAINING_FREE_SPEC
         head = ckpt.head if ckpt is not None and recogniser is None else None
         if head is None:  # no Lite2 head to feed: the expensive backbone is not needed
             spec = replace(spec, expensive_backbone=None)
