@@ -63,18 +63,20 @@ class CostModel:
                 "selector_ms": {str(k): v for k, v in self.selector_ms.items()}}
 
     def gflops(self, method: str, T: int, n_used: int) -> float:
-        if method in SELECTOR_METHODS:
-            return self.light_gflops * T + self.selector_gflops[T] + self.expensive_gflops * n_used
-        if method in LIGHT_METHODS:
-            return self.light_gflops * T + self.expensive_gflops * n_used
-        return self.expensive_gflops * (T if method in ("all", "oracle") else n_used)
+        return _per_video(method, T, n_used, self.light_gflops, self.selector_gflops, self.expensive_gflops)
 
     def ms(self, method: str, T: int, n_used: int) -> float:
-        if method in SELECTOR_METHODS:
-            return self.light_ms * T + self.selector_ms[T] + self.expensive_ms * n_used
-        if method in LIGHT_METHODS:
-            return self.light_ms * T + self.expensive_ms * n_used
-        return self.expensive_ms * (T if method in ("all", "oracle") else n_used)
+        return _per_video(method, T, n_used, self.light_ms, self.selector_ms, self.expensive_ms)
+
+
+def _per_video(method: str, T: int, n_used: int, light: float, selector: dict, expensive: float) -> float:
+    """What ``method`` pays on a T-candidate video using ``n_used`` frames, from the per-frame costs of
+    the light and expensive parts and the selector's per-video cost (by T), in one unit."""
+    if method in SELECTOR_METHODS:
+        return light * T + selector[T] + expensive * n_used
+    if method in LIGHT_METHODS:
+        return light * T + expensive * n_used
+    return expensive * (T if method in ("all", "oracle") else n_used)
 
 
 def _best_ms(fn, repeats: int = 3) -> float:
