@@ -116,3 +116,85 @@ def test_json_csv_and_frames_exports_carry_the_container_times_of_a_vfr_video(tm
     assert [float(r[3]) for r in csv_rows] == pytest.approx(row["times"])
     manifest = [json.loads(line) for line in (tmp_path / "f" / "manifest.jsonl").read_text().splitlines()]
     assert [m["time"] for m in manifest] == pytest.approx(row["times"])
+
+
+@pytest.fixture
+def opens(monkeypatch):
+    """How many times the decoding module opens a file and probes an opened one."""
+    import smartframes.io.video as video
+
+    seen = {"open": 0, "probe": 0}
+    real_open, real_probe = video.av.open, video._probe_open
+
+    def counting_open(*args, **kwargs):
+        seen["open"] += 1
+        return real_open(*args, **kwargs)
+
+    def counting_probe(*args, **kwargs):
+        seen["probe"] += 1
+        return real_probe(*args, **kwargs)
+
+    monkeypatch.setattr(video.av, "open", counting_open)
+    monkeypatch.setattr(video, "_probe_open", counting_probe)
+    return seen
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["kept", "read-again"])
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".avi"])
+def test_one_open_one_probe_and_pyavs_frames_whether_kept_or_read_again(tmp_path, monkeypatch, opens, keep, suffix):
+    """The serving path opens and probes a video once, whether it converts the chosen frames from the
+    pictures it kept or decodes them again in the same container (mkv: no stated frame count)."""
+    import smartframes.io.video as video
+
+    if not keep:
+        monkeypatch.setattr(video, "KEEP_BYTES", 0)
+    rng = np.random.default_rng(3)
+    path = tmp_path / f"clip{suffix}"
+    codec = "mpeg4" if suffix == ".avi" else "libx264"
+    write_video(path, rng.integers(0, 255, (40, 48, 64, 3), dtype=np.uint8), fps=20, codec=codec,
+                keyframe_interval=8)
+    opens["open"] = opens["probe"] = 0
+    for method in ("uniform", "kcenter", "quality"):
+        chosen = select_frames(path, 5, method=method, device="cpu")
+        assert opens == {"open": 1, "probe": 1}, method
+        frames, times = _pyav_frames(path, chosen.indices)
+        assert np.array_equal(chosen.frames, frames) and chosen.timestamps == pytest.approx(times, abs=1e-6)
+        assert chosen.frame_count == 40 and chosen.fps == pytest.approx(20)
+        opens["open"] = opens["probe"] = 0
+    small = select_frames(path, 3, method="uniform", size=24, device="cpu")
+    assert small.frames.shape == (3, 24, 32, 3)
+
+
+def test_what_is_kept_is_decided_by_the_size_of_the_candidates():
+    from smartframes.io.video import KEEP_BYTES, VideoInfo, keeps_pictures
+
+    ucf = VideoInfo("a.avi", 175, 25.0, 7.0, 320, 240, 0, "mpeg4")
+    hd = VideoInfo("b.mp4", 9000, 30.0, 300.0, 1920, 1080, 0, "h264")
+    assert keeps_pictures(ucf, 175) and keeps_pictures(hd, 64)
+    assert not keeps_pictures(hd, 9000)
+    assert keeps_pictures(hd, KEEP_BYTES // (1920 * 1080 * 3)) and not keeps_pictures(hd, KEEP_BYTES // (1920 * 1080 * 3) + 1)
+
+
+def test_a_checkpoints_classifier_reads_the_chosen_frames_from_the_same_pass(tmp_path, opens, monkeypatch):
+    """SMART with a checkpoint's classifier: one open, and the classifier sees the chosen frames at
+    its own size exactly as a separate decode gives them."""
+    from smartframes.cli.bench import untrained_checkpoint
+    from smartframes.features.extractor import FeatureExtractor
+    from smartframes.io.video import read_frames
+    from smartframes.selection.serving import Selector
+    from smartframes.spec import FeatureSpec
+
+    spec = FeatureSpec(light_resolution=32, expensive_resolution=32, max_candidates=12)
+    selector = Selector(untrained_checkpoint(spec, classes=3), device="cpu")
+    seen = []
+    original = FeatureExtractor.expensive_tensors
+    monkeypatch.setattr(FeatureExtractor, "expensive_tensors", lambda self, images: seen.append(images) or
+                        original(self, images))
+    rng = np.random.default_rng(4)
+    path = tmp_path / "clip.mp4"
+    write_video(path, rng.integers(0, 255, (30, 48, 64, 3), dtype=np.uint8), fps=10)
+    opens["open"] = opens["probe"] = 0
+    sel = selector.select(path, 4)
+    assert opens == {"open": 1, "probe": 1}
+    assert sel.label in selector.classes and sel.info.frame_count == 30
+    assert np.array_equal(seen[0], read_frames(path, sel.indices, spec.decode_sizes.expensive))

@@ -328,12 +328,20 @@ def _window(text: str) -> tuple[float, float]:
 
 
 def cmd_bench(args) -> int:
-    from .bench import BenchConfig, format_bench, run_bench
+    from dataclasses import replace
+
+    from ..io.video import probe
+    from .bench import BENCH_CANDIDATES, REAL_CLIP, BenchConfig, format_bench, run_bench
 
     if args.no_expensive:
         raise SmartframesError("bench times the expensive backbone too; leave out --no-expensive")
+    video = args.video if args.video is not None else (str(REAL_CLIP) if REAL_CLIP.is_file() else None)
+    if video is not None:
+        probe(video)  # a bad file is refused before any timing
     cfg = BenchConfig(width=args.size[0], height=args.size[1], frames=args.frames, fps=args.fps, n=args.n,
-                      repeats=args.repeats, batch_size=args.batch_size, device=args.device, spec=_spec_from_args(args))
+                      video=video, repeats=args.repeats, batch_size=args.batch_size, device=args.device,
+                      spec=replace(_spec_from_args(args), max_candidates=args.max_candidates or BENCH_CANDIDATES),
+                      cold_start=not args.no_cold_start)
     _output_file(args.json)
     result = run_bench(cfg)
     print(format_bench(result))
@@ -533,16 +541,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_probe)
 
-    p = sub.add_parser("bench", parents=[common], help="time each stage and one video end to end (all/uniform/SMART)",
-                       description="On a generated clip: decode frames/s, light and expensive feature frames/s, "
-                       "selector ms on 300 candidates, and seconds per video for all frames, uniform-n and SMART-n.")
+    p = sub.add_parser("bench", parents=[common], help="time each stage and one video end to end, every method",
+                       description="On a generated clip and a real one: decode frames/s, the candidate pass, light "
+                       "features frames/s, the expensive classifier on n frames, selector ms on 300 candidates, "
+                       "model load, seconds per video for all frames, uniform-n, SMART-n and each training-free "
+                       "method, with the ratios, and the cold start of `select`. 64 candidates a video unless "
+                       "--max-candidates says otherwise.")
     p.add_argument("--device", choices=DEVICES, default=None, help="default: cuda when torch sees a GPU, else cpu")
     p.add_argument("--size", type=_frame_size, default=(320, 240), metavar="WxH", help="clip size (default 320x240)")
     p.add_argument("--frames", type=_positive(int), default=175, help="clip length (default 175: 7 s at 25 fps)")
     p.add_argument("--fps", type=_positive(float), default=25.0)
     p.add_argument("-n", type=_positive(int), default=8, help="frames for uniform and SMART (default 8)")
-    p.add_argument("--repeats", type=_positive(int), default=3, help="timed runs per figure (default 3)")
+    p.add_argument("--video", default=None,
+                   help="a real clip to time as well (default: a 7 s UCF101 clip of ../shared/data/ucf101-9 when "
+                   "the checkout has one beside it)")
+    p.add_argument("--repeats", type=_positive(int), default=5, help="timed runs per figure (default 5)")
     p.add_argument("--batch-size", type=_positive(int), default=BATCH_SIZE, help=f"frames per forward pass (default {BATCH_SIZE})")
+    p.add_argument("--no-cold-start", action="store_true", help="skip timing `smartframes select` in fresh processes")
     p.add_argument("--json", default=None, help="also write every figure as JSON")
     _add_spec_args(p)
     p.set_defaults(func=cmd_bench)

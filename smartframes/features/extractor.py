@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator
 
 import numpy as np
@@ -26,8 +27,13 @@ from .store import VideoFeatures
 from .words import class_vectors
 
 BATCH_SIZE = 16
-"""Frames per forward pass. On the 2-core CPU this was built on, Lite0 at 160 px ran at 240 / 273 /
-204 frames/s with batches of 8 / 16 / 32 (smaller batches stay in cache); on a GPU raise it."""
+"""Frames decoded and sent through the light backbone at a time. On the 2-core CPU this was built
+on, Lite0 at 160 px ran at 240 / 273 / 204 frames/s with batches of 8 / 16 / 32 (smaller batches stay
+in cache); on a GPU raise it."""
+EXPENSIVE_BATCH_CPU = 4
+"""Frames per forward pass of the expensive backbone on a CPU: Lite2 at 260 px in float32 runs
+1.6-2.5x faster in batches of 2 or 4 than of 16 on the 2-core CPU this was built on, its activations
+staying in cache (``benchmarks/batch_size.py``). On a GPU it takes the whole decoded batch."""
 
 
 def decode_settings(spec: FeatureSpec, batch_size: int, limits: video.Limits = video.Limits(),
@@ -55,44 +61,70 @@ class FeatureExtractor:
     Args:
         spec: what to compute.
         device: ``"cpu"``, ``"cuda"``, a torch device, or None for CUDA when available.
-        batch_size: frames per forward pass.
+        batch_size: frames decoded, and sent through the light backbone, at a time.
+        expensive_batch: frames per forward pass of the expensive backbone (None:
+            :data:`EXPENSIVE_BATCH_CPU` on a CPU, ``batch_size`` on a GPU).
     """
 
-    def __init__(self, spec: FeatureSpec = FeatureSpec(), device: str | None = None, batch_size: int = BATCH_SIZE):
+    def __init__(self, spec: FeatureSpec = FeatureSpec(), device: str | None = None, batch_size: int = BATCH_SIZE,
+                 expensive_batch: int | None = None):
         check_device(spec, device)
         self.spec = spec
         self.device = resolve_device(device)
         self.batch_size = batch_size
+        self.expensive_batch = expensive_batch or (EXPENSIVE_BATCH_CPU if self.device.type == "cpu" else batch_size)
         self.light_spec = BACKBONES[spec.light_backbone]
-        self.light_model = load_backbone(spec.light_backbone, self.device)
         self.expensive_spec = BACKBONES[spec.expensive_backbone] if spec.expensive_backbone else None
         self.expensive_model = load_backbone(spec.expensive_backbone, self.device) if spec.expensive_backbone else None
+
+    @cached_property
+    def light_model(self):
+        """The light backbone, loaded on first use (a method that reads no pixels never loads it)."""
+        return load_backbone(self.spec.light_backbone, self.device)
+
+    @cached_property
+    def _words(self) -> tuple[torch.Tensor, torch.Tensor]:
         vectors, known = class_vectors()
-        self.class_vectors = torch.as_tensor(vectors, device=self.device)  # (1000, 50)
-        self.class_known = torch.as_tensor(known, device=self.device)  # (1000,)
+        return torch.as_tensor(vectors, device=self.device), torch.as_tensor(known, device=self.device)  # (1000, 50), (1000,)
 
     @torch.inference_mode()
-    def light_features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """uint8 frames ``(B, H, W, 3)`` scaled to the light short side -> (visual (B, 1280),
-        glove (B, 50), confidence (B, 2): the ImageNet [max probability, entropy])."""
+    def light_tensors(self, images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """uint8 frames ``(B, H, W, 3)`` scaled to the light short side -> on the device, float32:
+        visual (B, 1280), glove (B, 50) and the ImageNet logits (B, 1000)."""
         x = to_input(centre_crop(images, self.spec.light_resolution), self.light_spec, self.device)
         with precision(self.spec.light_precision, self.device):
             emb = self.light_model.forward_features(x).float()  # (B, 1280)
             logits = self.light_model.forward_head(emb)  # (B, 1000)
         top = logits.topk(self.spec.top_k_words, dim=1).indices  # (B, k)
-        vecs = self.class_vectors[top]  # (B, k, 50)
-        weight = self.class_known[top].float().unsqueeze(-1)  # (B, k, 1)
+        class_vectors, class_known = self._words
+        vecs = class_vectors[top]  # (B, k, 50)
+        weight = class_known[top].float().unsqueeze(-1)  # (B, k, 1)
         glove = (vecs * weight).sum(1) / weight.sum(1).clamp_min(1.0)  # (B, 50)
-        return emb.float().cpu().numpy(), glove.float().cpu().numpy(), light_confidence(logits)
+        return emb, glove.float(), logits.float()
+
+    def light_features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """uint8 frames ``(B, H, W, 3)`` scaled to the light short side -> (visual (B, 1280),
+        glove (B, 50), confidence (B, 2): the ImageNet [max probability, entropy])."""
+        visual, glove, logits = self.light_tensors(images)
+        return visual.cpu().numpy(), glove.cpu().numpy(), light_confidence(logits)
 
     @torch.inference_mode()
-    def expensive_features(self, images: np.ndarray) -> np.ndarray:
-        """uint8 frames ``(B, H, W, 3)`` scaled to the expensive short side -> (B, 1280)."""
+    def expensive_tensors(self, images: np.ndarray) -> torch.Tensor:
+        """uint8 frames ``(B, H, W, 3)`` scaled to the expensive short side -> (B, 1280) float32,
+        on the device."""
         if self.expensive_model is None:
             raise SmartframesError("this feature spec has no expensive backbone")
-        x = to_input(centre_crop(images, self.spec.expensive_resolution), self.expensive_spec, self.device)
-        with precision(self.spec.expensive_precision, self.device):
-            return self.expensive_model.forward_features(x).float().cpu().numpy()
+        crops = centre_crop(images, self.spec.expensive_resolution)
+        out = []
+        for k in range(0, len(crops), self.expensive_batch):
+            x = to_input(crops[k : k + self.expensive_batch], self.expensive_spec, self.device)
+            with precision(self.spec.expensive_precision, self.device):
+                out.append(self.expensive_model.forward_features(x).float())  # (b, 1280)
+        return torch.cat(out)
+
+    def expensive_features(self, images: np.ndarray) -> np.ndarray:
+        """uint8 frames ``(B, H, W, 3)`` scaled to the expensive short side -> (B, 1280)."""
+        return self.expensive_tensors(images).cpu().numpy()
 
     def batches(self, path, *, allow_partial: bool = True, light_only: bool = False,
                 limits: video.Limits = video.Limits()) -> Iterator[Batch]:

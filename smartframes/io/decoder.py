@@ -24,7 +24,7 @@ from typing import Hashable, Iterable, Iterator, Literal, Sequence
 import numpy as np
 
 from ..candidates import CandidateRule
-from .video import Limits, Size, VideoError, VideoInfo, iter_frames, probe, worth_seeking
+from .video import Limits, OpenVideo, Size, VideoError, VideoInfo, worth_seeking
 
 
 @dataclass(frozen=True)
@@ -38,21 +38,32 @@ class Batch:
     seek: bool  # reached by seeking: frame indices come from timestamps (see worth_seeking)
 
 
-def candidate_batches(path, rule: CandidateRule, sizes: Sequence[Size], batch_size: int, *,
-                      limits: Limits = Limits(), allow_partial: bool = True) -> Iterator[Batch]:
+def candidate_batches(video, rule: CandidateRule, sizes: Sequence[Size], batch_size: int, *,
+                      limits: Limits = Limits(), allow_partial: bool = True, keep: bool = False) -> Iterator[Batch]:
     """Decode a video's candidate frames at each of ``sizes``, ``batch_size`` frames at a time.
+
+    Args:
+        video: a video file, or an :class:`~smartframes.io.video.OpenVideo` (left open, so that the
+            frames chosen among the candidates can be read from it afterwards).
+        sizes: the sizes to scale each candidate to; empty for none (indices and times only).
+        keep: keep the candidates' decoded pictures in ``video`` for :meth:`OpenVideo.read`
+            (where :func:`~smartframes.io.video.keeps_pictures` allows).
 
     Raises:
         VideoError: unreadable, over the limits, no frames, or (without ``allow_partial``) damaged.
     """
-    info = probe(path)
+    if not isinstance(video, OpenVideo):
+        with OpenVideo(video) as opened:
+            yield from candidate_batches(opened, rule, sizes, batch_size, limits=limits, allow_partial=allow_partial)
+        return
+    info = video.info
     limits.check(info)
     wanted = rule.indices(info.frame_count, info.fps)
     if len(wanted) == 0:
-        raise VideoError(path, "no frames")
+        raise VideoError(video.path, "no frames")
     seek = worth_seeking(info.frame_count, info.fps, len(wanted))
     idx, times, rows = [], [], [[] for _ in sizes]
-    for i, t, images in iter_frames(path, wanted, sizes, allow_partial=allow_partial, seek=seek):
+    for i, t, images in video.frames(wanted, sizes, allow_partial=allow_partial, seek=seek, keep=keep):
         idx.append(i)
         times.append(t)
         for k, img in enumerate(images):

@@ -239,34 +239,110 @@ def scale_frames(frames: np.ndarray, size: Size) -> np.ndarray:
                      for f in frames])
 
 
-def iter_frames(
-    path: str | os.PathLike,
-    indices: Sequence[int] | None = None,
-    sizes: Sequence[Size] = (None,),
-    *,
-    allow_partial: bool = False,
-    seek: bool = False,
-) -> Iterator[tuple[int, float, list[np.ndarray]]]:
-    """Decode a video once and yield ``(index, time, [image per size])`` for the wanted frames.
+KEEP_BYTES = 512 * 2**20
+"""How much memory the decoded pictures of one video's candidates may take to be kept after a pass
+(see :func:`keeps_pictures`)."""
 
-    Only the wanted frames are converted to RGB; the others are decoded and dropped. Decoding
-    stops after the last wanted index, so memory stays bounded by one frame per size.
 
-    With ``seek``, a wanted frame more than :data:`SEEK_GAP_SECONDS` ahead is reached by seeking to
-    the keyframe before it instead of decoding everything in between (long videos with sparse
-    candidates). Indices then come from timestamps: exact for constant frame rate; an AVI, whose
-    timestamps are not reliable, is decoded straight through.
+def keeps_pictures(info: VideoInfo, count: int) -> bool:
+    """Whether a pass over ``count`` candidate frames of a video keeps their decoded pictures, so
+    that the frames chosen among them are converted from memory afterwards, or drops them, so that
+    the chosen ones are decoded again (only those, by seeking where the candidates were reached by
+    seeking). The one place this is decided: keeping costs no time but about three bytes a pixel a
+    candidate (YUV, before conversion to RGB), so it is done while that fits in :data:`KEEP_BYTES`
+    (a 7 s 320x240 clip: 40 MB for every frame; 1080p: 86 frames)."""
+    return count * info.width * info.height * 3 <= KEEP_BYTES
+
+
+class OpenVideo:
+    """A video file opened once, probed once, and decoded in passes over the same container.
+
+    ``frames`` decodes the wanted frames in one pass; with ``keep`` it holds on to their decoded
+    pictures (when :func:`keeps_pictures` allows), so that ``read`` converts the few chosen among
+    them without decoding again. Use it as a context manager, or call ``close``.
 
     Raises:
-        VideoError: unreadable file, corrupt data, or wanted frames past the end of the stream
-            (the latter two only when ``allow_partial`` is false).
+        VideoError: the file is missing, empty, not a video, or has no video stream.
     """
-    wanted = None if indices is None else sorted(set(int(i) for i in indices))
-    if wanted is not None and wanted and wanted[0] < 0:
-        raise VideoError(path, f"negative frame index {wanted[0]}")
-    with _open(path) as container:
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        self._container = _open(path)
+        self._container.streams.video[0].thread_type = "AUTO"
+        self._info: VideoInfo | None = None
+        self._rewind = False  # the container has been read: seek back to the start before a pass
+        self._kept: dict[int, tuple[float, object]] = {}  # frame index -> (time, decoded picture)
+        self._rotation: int | None = None
+        self._first = None  # the last pass's first picture: the output sizes follow it
+
+    def __enter__(self) -> "OpenVideo":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file and drop the kept pictures."""
+        self._kept = {}
+        self._container.close()
+
+    @property
+    def info(self) -> VideoInfo:
+        """What the container says (see :func:`probe`), read on first use; ask before or after a
+        pass, not during one."""
+        if self._info is None:
+            try:
+                self._info = _probe_open(self.path, self._container)
+            finally:
+                self._rewind = True
+        return self._info
+
+    def _start(self) -> None:
+        if self._rewind:
+            try:
+                self._container.seek(0)
+            except av.error.FFmpegError:  # a stream that cannot seek: open it again
+                self._container.close()
+                self._container = _open(self.path)
+                self._container.streams.video[0].thread_type = "AUTO"
+        self._rewind = True
+
+    def frames(
+        self,
+        indices: Sequence[int] | None = None,
+        sizes: Sequence[Size] = (None,),
+        *,
+        allow_partial: bool = False,
+        seek: bool = False,
+        keep: bool = False,
+    ) -> Iterator[tuple[int, float, list[np.ndarray]]]:
+        """One pass: yield ``(index, time, [image per size])`` for the wanted frames, in index order.
+
+        Only the wanted frames are converted to RGB; the others are decoded and dropped. Decoding
+        stops after the last wanted index, so memory stays bounded by one frame per size (plus the
+        kept pictures, with ``keep``).
+
+        With ``seek``, a wanted frame more than :data:`SEEK_GAP_SECONDS` ahead is reached by seeking
+        to the keyframe before it instead of decoding everything in between (long videos with sparse
+        candidates). Indices then come from timestamps: exact for constant frame rate; an AVI, whose
+        timestamps are not reliable, is decoded straight through.
+
+        With ``keep``, the decoded pictures of the yielded frames stay in memory for :meth:`read`
+        when :func:`keeps_pictures` says they fit (``indices`` must then be given).
+
+        Raises:
+            VideoError: corrupt data, or wanted frames past the end of the stream (only when
+                ``allow_partial`` is false), or a negative index.
+        """
+        path = self.path
+        wanted = None if indices is None else sorted(set(int(i) for i in indices))
+        if wanted is not None and wanted and wanted[0] < 0:
+            raise VideoError(path, f"negative frame index {wanted[0]}")
+        keep = keep and wanted is not None and keeps_pictures(self.info, len(wanted))
+        self._kept = {}
+        self._start()
+        container = self._container
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
         start = stream.start_time if stream.start_time is not None else 0
         tb = float(stream.time_base) if stream.time_base is not None else 0.0
         fps = float(stream.average_rate or stream.guessed_rate or 0.0) or 25.0
@@ -277,17 +353,18 @@ def iter_frames(
             frames = _seeking(container, stream, wanted, start, tb, fps, decoded)
         else:
             frames = _counting(container, stream, wanted, decoded)
-        rotation = None
         outputs = None  # per size, fixed by the first frame: a stream that changes size mid-way is rescaled
         index = -1
         try:
             for index, frame in frames:
-                if rotation is None:
-                    rotation = _rotation(stream, frame)
-                    outputs = [_output_size(frame, rotation, s) for s in sizes]
+                if outputs is None:
+                    self._first, self._rotation = frame, _rotation(stream, frame)
+                    outputs = [_output_size(frame, self._rotation, s) for s in sizes]
                     scalers = [VideoReformatter() for _ in sizes]
-                time = (frame.pts - start) * tb if use_pts and frame.pts is not None else index / fps
-                yield index, float(time), [_to_rgb(frame, rotation, out, sc) for out, sc in zip(outputs, scalers)]
+                time = float((frame.pts - start) * tb if use_pts and frame.pts is not None else index / fps)
+                if keep:
+                    self._kept[index] = (time, frame)
+                yield index, time, [_to_rgb(frame, self._rotation, out, sc) for out, sc in zip(outputs, scalers)]
         except av.error.FFmpegError as e:
             if not allow_partial:
                 raise VideoError(
@@ -295,6 +372,45 @@ def iter_frames(
                 ) from None
         if decoded[0] == 0:
             raise VideoError(path, "no decodable frames")
+
+    def read(self, indices: Sequence[int], size: Size = None, *, seek: bool = False) -> np.ndarray:
+        """The frames ``indices`` (in the order given, repeats included) as uint8 RGB ``(n, H, W, 3)``
+        at ``size``: converted from the pictures the last pass kept when it kept them all, else
+        decoded in a new pass (with ``seek`` as the pass that numbered them).
+
+        Raises:
+            VideoError: a frame cannot be decoded.
+        """
+        wanted = sorted(set(int(i) for i in indices))
+        if wanted and all(i in self._kept for i in wanted):
+            out = _output_size(self._first, self._rotation, size)
+            scaler = VideoReformatter()
+            rows = {i: _to_rgb(self._kept[i][1], self._rotation, out, scaler) for i in wanted}
+        else:
+            rows = {i: images[0] for i, _, images in self.frames(wanted, (size,), seek=seek)}
+        missing = [i for i in wanted if i not in rows]
+        if missing:
+            raise VideoError(self.path, f"frame {missing[0]} could not be decoded")
+        return np.stack([rows[int(i)] for i in indices])
+
+
+def iter_frames(
+    path: str | os.PathLike,
+    indices: Sequence[int] | None = None,
+    sizes: Sequence[Size] = (None,),
+    *,
+    allow_partial: bool = False,
+    seek: bool = False,
+) -> Iterator[tuple[int, float, list[np.ndarray]]]:
+    """Open a video, decode it once and yield ``(index, time, [image per size])`` for the wanted
+    frames (see :meth:`OpenVideo.frames`).
+
+    Raises:
+        VideoError: unreadable file, corrupt data, or wanted frames past the end of the stream
+            (the latter two only when ``allow_partial`` is false).
+    """
+    with OpenVideo(path) as video:
+        yield from video.frames(indices, sizes, allow_partial=allow_partial, seek=seek)
 
 
 SEEK_GAP_SECONDS = 5.0
@@ -370,15 +486,16 @@ def decode(
     Raises:
         VideoError: the file cannot be read, or (without ``allow_partial``) frames are lost.
     """
-    info = probe(path)
     rows: list[list[np.ndarray]] = [[] for _ in sizes]
     got_idx: list[int] = []
     got_time: list[float] = []
-    for index, time, images in iter_frames(path, indices, sizes, allow_partial=allow_partial, seek=seek):
-        got_idx.append(index)
-        got_time.append(time)
-        for k, img in enumerate(images):
-            rows[k].append(img)
+    with OpenVideo(path) as video:
+        info = video.info
+        for index, time, images in video.frames(indices, sizes, allow_partial=allow_partial, seek=seek):
+            got_idx.append(index)
+            got_time.append(time)
+            for k, img in enumerate(images):
+                rows[k].append(img)
     if indices is None:
         # Containers round their stated counts; a shortfall of a couple of frames is not loss.
         lost = max(0, info.frame_count - len(got_idx)) if info.frame_count - len(got_idx) > 2 else 0

@@ -152,7 +152,7 @@ def export_vlm(selections: list[Selection], out: Path, labels: dict, quality: in
     lines = []
     for sel, folder in zip(selections, folders):
         images = [str(folder / FRAME_NAME.format(frame=i)) for i in sel.indices]
-        record = {**vlm_record(sel, images, probe(sel.path)), "label": _main_label(labels, sel.path),
+        record = {**vlm_record(sel, images, sel.info or probe(sel.path)), "label": _main_label(labels, sel.path),
                   "predicted": sel.label}
         (folder / "vlm.json").write_text(json.dumps(record, indent=1))
         lines.append(json.dumps(record) + "\n")

@@ -23,6 +23,12 @@ TRAINING_FREE: tuple[Method, ...] = ("kcenter", "maxvolume", "mgsampler", "quali
 keeps (:class:`smartframes.features.store.VideoFeatures`)."""
 SERVING_METHODS: tuple[Method, ...] = SELECTOR_METHODS + TRAINING_FREE + ("uniform",)
 """What ``select`` can choose frames with (random, all and oracle are evaluation baselines)."""
+INPUTS: dict[Method, str | None] = {
+    "smart": "score", "sfs": "score", "gs": "score", "kcenter": "light", "maxvolume": "light", "mgsampler": "light",
+    "scenes": "light", "quality": "quality", "confidence": "confidence", "uniform": None, "random": None,
+    "all": None, "oracle": "probs"}
+"""What each method reads per candidate (the argument of :func:`choose`; ``score``: the selector's
+scores): serving computes that and nothing else."""
 DEFAULT_METHOD: Method = "uniform"
 """The method ``select`` uses without a checkpoint (README, "Selection without training")."""
 

@@ -1,7 +1,8 @@
-"""Choose frames of new videos: compute every candidate's light features and frame statistics,
-pick n frames with a method (a trained selector's scores, or a training-free method that needs no
-checkpoint), and, when a recogniser is at hand, run the expensive backbone on the chosen frames
-only and predict the class from them."""
+"""Choose frames of new videos: open and probe a video once, decode its candidate frames in one
+pass, compute what the method reads (the light features on the device for a trained selector's
+scores; light features, confidence or frame statistics for a training-free method; nothing for
+uniform), pick n frames, and, when a recogniser is at hand, run it on the chosen frames only,
+converted from the same pass, and predict the class from them."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ import torch
 from ..device import precision
 from ..errors import SmartframesError
 from ..features.extractor import BATCH_SIZE, FeatureExtractor
-from ..features.quality import quality_table
-from ..io.decoder import Batch
-from ..io.video import Size, VideoError, VideoInfo, decode, probe, read_frames, scale_frames
+from ..features.quality import light_confidence, pixel_statistics, quality_table
+from ..io.decoder import Batch, candidate_batches
+from ..io.video import OpenVideo, Size, VideoError, VideoInfo, read_frames, scale_frames
 from ..spec import FeatureSpec
 from .checkpoint import Checkpoint, load_checkpoint
-from .methods import DEFAULT_METHOD, SELECTOR_METHODS, SERVING_METHODS, choose
+from .methods import DEFAULT_METHOD, INPUTS, SELECTOR_METHODS, SERVING_METHODS, choose
 from .networks import inference_partners
 from .pretrained import load_generic
 from .recogniser import Recogniser, recognise
@@ -51,6 +52,7 @@ class Selection:
     class_probabilities: dict[str, float] | None
     seek: bool = False  # the candidates were reached by seeking: decode the chosen ones the same way
     method: str = "smart"  # how the frames were chosen
+    info: VideoInfo | None = None  # what the container says (None: decoded frames)
 
     def read_frames(self, size: Size = None) -> np.ndarray:
         """The chosen frames, uint8 ``(n, H, W, 3)``, decoded as the candidates were (``size`` as in
@@ -132,35 +134,36 @@ class Selector:
         return self.ckpt.classes if self.head is not None else None
 
     @torch.inference_mode()
-    def score(self, light: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def score(self, light: np.ndarray | torch.Tensor, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores of one video's light features (T, D) -> (score, delta, gamma), each (T,)."""
         x = torch.as_tensor(light, dtype=torch.float32, device=self.device)[None]  # (1, T, D)
         mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=self.device)
         partners = inference_partners(torch.tensor([x.shape[1]]), x.shape[1], seed)
         with precision(self.ckpt.spec.light_precision, self.device):
             score, delta, gs = self.selector(x, mask, partners.to(self.device))
-        return tuple(t[0].float().cpu().numpy() for t in (score, delta, gs.gamma))
+        out = torch.stack([score[0], delta[0], gs.gamma[0]]).float().cpu().numpy()  # (3, T): one copy to the host
+        return out[0], out[1], out[2]
 
-    def _array_batches(self, frames: np.ndarray, fps: float | None) -> Iterator[Batch]:
-        """Decoded frames (T, H, W, 3) cut into the batches :meth:`FeatureExtractor.batches`
-        yields for a file: the candidates at the light size, timestamps index / fps."""
+    def _array_batches(self, frames: np.ndarray, fps: float | None, sizes: tuple) -> Iterator[Batch]:
+        """Decoded frames (T, H, W, 3) cut into the batches :func:`candidate_batches` yields for a
+        file: the candidates at ``sizes``, timestamps index / fps."""
         frames = scale_frames(frames, None)  # checks the array
         T, H, W, _ = frames.shape
         rate = fps or 0.0
         info = VideoInfo(ARRAY_PATH, T, rate, T / rate if rate else 0.0, W, H, 0, "array")
         wanted = self.extractor.spec.candidate_rule.indices(T, rate).tolist()
-        light = self.extractor.spec.decode_sizes.light
         for start in range(0, len(wanted), self.extractor.batch_size):
             chunk = wanted[start : start + self.extractor.batch_size]
             yield Batch(info, chunk, [i / rate if rate else float(i) for i in chunk],
-                        (scale_frames(frames[chunk], light),), False)
+                        tuple(scale_frames(frames[chunk], size) for size in sizes), False)
 
     def select(self, video: str | os.PathLike | np.ndarray, n: int = 8, fps: float | None = None) -> Selection:
         """Choose ``n`` frames of a video and, with a checkpoint, classify it from them.
 
-        Decodes the candidate frames at the light resolution, computes their light features and
-        statistics, chooses with the method, then (with a checkpoint) decodes only the chosen
-        frames at the expensive resolution for the final prediction.
+        Opens and probes a file once and decodes its candidate frames in one pass at the light
+        resolution, computes what the method reads (on the device), chooses, then converts only the
+        chosen frames for the final prediction (from the pass's pictures where they fit in memory,
+        see :func:`smartframes.io.video.keeps_pictures`).
 
         Args:
             video: a video file, or already-decoded uint8 RGB frames ``(T, H, W, 3)``.
@@ -171,42 +174,92 @@ class Selector:
         Raises:
             VideoError: the video cannot be read.
         """
-        array = isinstance(video, np.ndarray)
-        parts, idx, times, seek = [], [], [], False
-        frames_only = self.method == "uniform"  # needs the candidates' indices and times, no features
-        for batch in (self._array_batches(video, fps) if array else self.extractor.batches(video, light_only=True)):
-            if not frames_only:
-                parts.append(self.extractor.run_batch(batch))
-            idx.append(batch.indices)
-            times.append(batch.times)
-            seek = batch.seek
-        if not idx:
-            raise VideoError(video, "no decodable frames")
-        cand, cand_times = np.concatenate(idx), np.concatenate(times)
-        score = delta = gamma = visual = quality = confidence = None
-        if parts:
-            visual = np.concatenate([p.visual for p in parts])  # (T, 1280)
-            quality = quality_table(np.concatenate([p.pixels for p in parts]),
-                                    np.concatenate([p.histograms for p in parts]))  # (T, 4)
-            confidence = np.concatenate([p.confidence for p in parts])  # (T, 2)
-        if self.method in SELECTOR_METHODS:
-            score, delta, gamma = self.score(np.concatenate([visual, np.concatenate([p.glove for p in parts])], 1))
-        chosen = choose(self.method, n, len(cand), score=score, delta=delta, gamma=gamma, light=visual, quality=quality,
-                        confidence=confidence, rule=self.ckpt.selector.cfg.pick if self.ckpt is not None else "top")
+        return self.select_with_frames(video, n, fps)[0]
+
+    def select_with_frames(self, video: str | os.PathLike | np.ndarray, n: int = 8, fps: float | None = None,
+                           size: Size | bool = False) -> tuple[Selection, np.ndarray | None]:
+        """:meth:`select`, and the chosen frames as uint8 ``(n, H, W, 3)`` at ``size`` (as
+        :func:`smartframes.io.video.read_frames` takes it) from the same pass; ``size=False``: no
+        frames (None)."""
+        if isinstance(video, np.ndarray):
+            def read(indices, at):
+                return scale_frames(video[indices], at)
+
+            return self._select(ARRAY_PATH, self._array_batches(video, fps, self._sizes()), read, n, size)
+        with OpenVideo(video) as opened:
+            seek = []
+
+            def read(indices, at):
+                return opened.read(indices, at, seek=seek[0])
+
+            spec = self.extractor.spec
+            batches = candidate_batches(opened, spec.candidate_rule, self._sizes(), self.extractor.batch_size,
+                                        keep=True, allow_partial=True)
+            return self._select(str(video), batches, read, n, size, seek)
+
+    def _sizes(self) -> tuple:
+        """What each candidate is scaled to in the pass: the light size, or nothing for a method
+        that reads no pixels."""
+        return () if INPUTS[self.method] is None else (self.extractor.spec.decode_sizes.light,)
+
+    def _select(self, path: str, batches: Iterable[Batch], read, n: int, size: Size | bool,
+                seek: list | None = None) -> tuple[Selection, np.ndarray | None]:
+        """Choose among the candidates of ``batches``; ``read(indices, size)`` gives chosen frames."""
+        needs = INPUTS[self.method]
+        idx, times, visual, glove, logits, pixels, histograms = [], [], [], [], [], [], []
+        info = batch = None
+        for batch in batches:
+            info = batch.info
+            idx += batch.indices
+            times += batch.times
+            if needs in ("score", "light", "confidence"):
+                v, g, lg = self.extractor.light_tensors(batch.images[0])  # on the device
+                visual.append(v)
+                glove.append(g)
+                logits.append(lg)
+            if needs == "quality":
+                p, h = pixel_statistics(batch.images[0])
+                pixels.append(p)
+                histograms.append(h)
+        if batch is None:
+            raise VideoError(path, "no decodable frames")
+        if seek is not None:
+            seek.append(batch.seek)
+        cand, cand_times = np.asarray(idx, np.int64), np.asarray(times, np.float64)
+        score = delta = gamma = None
+        inputs = {}
+        if needs == "score":
+            score, delta, gamma = self.score(torch.cat([torch.cat(visual), torch.cat(glove)], 1))  # (T, 1330)
+        elif needs == "light":
+            inputs["light"] = torch.cat(visual).cpu().numpy()  # (T, 1280)
+        elif needs == "confidence":
+            inputs["confidence"] = light_confidence(torch.cat(logits))  # (T, 2)
+        elif needs == "quality":
+            inputs["quality"] = quality_table(np.concatenate(pixels), np.concatenate(histograms))  # (T, 4)
+        chosen = choose(self.method, n, len(cand), score=score, delta=delta, gamma=gamma,
+                        rule=self.ckpt.selector.cfg.pick if self.ckpt is not None else "top", **inputs)
+        indices = cand[chosen].tolist()
+        wanted = {} if size is False else {size: None}
         label = probability = class_probabilities = None
         if self.head is not None or self.recogniser is not None:
-            size = None if self.recogniser is not None else self.ckpt.spec.decode_sizes.expensive
-            frames = (scale_frames(video[cand[chosen]], size) if array
-                      else decode(video, cand[chosen].tolist(), (size,), seek=seek).frames[0])
+            at = None if self.recogniser is not None else self.ckpt.spec.decode_sizes.expensive
+            wanted[at] = frames = read(indices, at)
             if self.recogniser is not None:  # the user's model, on the frames at the video's own size
                 probs = recognise(self.recogniser, frames).mean(0)  # (C,)
             else:
-                probs = self.head.probabilities(self.extractor.expensive_features(frames)).mean(0)  # (C,)
+                with torch.inference_mode():
+                    emb = self.extractor.expensive_tensors(frames)  # (n, 1280), on the device
+                    probs = torch.softmax(self.head(emb), -1).mean(0).cpu().numpy()  # (C,)
             best = int(probs.argmax())
             label, probability = self.classes[best], float(probs[best])
             class_probabilities = {c: float(p) for c, p in zip(self.classes, probs)}
-        return Selection(ARRAY_PATH if array else str(video), cand[chosen].tolist(), cand_times[chosen].tolist(), cand,
-                         cand_times, delta, gamma, score, label, probability, class_probabilities, seek, self.method)
+        out = None
+        if size is not False:
+            out = wanted[size] if wanted[size] is not None else read(indices, size)
+        sel = Selection(path, indices, cand_times[chosen].tolist(), cand, cand_times, delta, gamma, score, label,
+                        probability, class_probabilities, batch.seek, self.method,
+                        None if path == ARRAY_PATH else info)
+        return sel, out
 
 
 def load_selector(path: str | os.PathLike | None = None, device: str | None = None,
@@ -271,17 +324,16 @@ class FrameSet:
 
 
 def _frame_set(selector: Selector, video, n: int, size: Size, fps: float | None) -> FrameSet:
-    sel = selector.select(video, n, fps=fps)
+    sel, frames = selector.select_with_frames(video, n, fps=fps, size=size)
     pos = {int(c): k for k, c in enumerate(sel.candidates)}
     scores = [float(sel.score[pos[i]]) for i in sel.indices] if sel.score is not None else None
-    if isinstance(video, np.ndarray):
-        frames = scale_frames(video[sel.indices], size)
+    if sel.info is None:
         T = len(video)
         return FrameSet(frames, sel.indices, sel.times if fps else None, scores, fps, T / fps if fps else None, T,
                         sel.method, ARRAY_PATH, sel.label, sel.probability)
-    info = probe(video)
-    return FrameSet(sel.read_frames(size=size), sel.indices, sel.times, scores, info.fps, info.duration,
-                    info.frame_count, sel.method, str(video), sel.label, sel.probability)
+    info = sel.info
+    return FrameSet(frames, sel.indices, sel.times, scores, info.fps, info.duration, info.frame_count, sel.method,
+                    str(video), sel.label, sel.probability)
 
 
 def _as_selector(selector, method: str | None, device: str | None, recogniser) -> Selector:
