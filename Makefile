@@ -29,6 +29,7 @@ bench: setup
 	$(BIN)/smartframes bench
 	$(BIN)/python benchmarks/extract_speed.py
 	$(BIN)/python benchmarks/memory_format.py
+	$(BIN)/python benchmarks/batch_size.py
 
 # The generic selector shipped in the package (smartframes/pretrained/generic), rebuilt from the real
 # UCF101 clips in ../shared (about 25 minutes on 2 cores; the store in build/pretrained is reused).

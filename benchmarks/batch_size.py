@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
+from smartframes.cli.bench import synthetic_frames
 from smartframes.features.extractor import FeatureExtractor
-from smartframes.io.video import decode
+from smartframes.io.video import decode, write_video
 from smartframes.spec import FeatureSpec
 
 CLIP = Path(__file__).resolve().parents[1] / "../shared/data/ucf101-9/Archery/v_Archery_g21_c02.avi"
@@ -24,7 +26,8 @@ CLIP = Path(__file__).resolve().parents[1] / "../shared/data/ucf101-9/Archery/v_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--video", default=str(CLIP), help="a real clip (default: a 7 s UCF101 clip)")
+    parser.add_argument("--video", default=None,
+                        help="a real clip (default: a 7 s UCF101 clip of ../shared, else a generated one)")
     parser.add_argument("--repeats", type=int, default=8)
     parser.add_argument("--batches", default="1,2,4,8,16,32")
     parser.add_argument("--frames", type=int, default=32, help="frames per timing")
@@ -32,7 +35,12 @@ def main() -> None:
     args = parser.parse_args()
     spec = FeatureSpec()
     batches = [int(b) for b in args.batches.split(",")]
-    light, expensive = decode(args.video, range(args.frames), spec.decode_sizes.wanted()).frames
+    video = args.video or (str(CLIP) if CLIP.is_file() else None)
+    if video is None:
+        video = str(Path(tempfile.mkdtemp(prefix="batch-size-")) / "clip.mp4")
+        write_video(video, synthetic_frames(args.frames), fps=25)
+    args.video = video
+    light, expensive = decode(video, range(args.frames), spec.decode_sizes.wanted()).frames
     ex = FeatureExtractor(spec, device=args.device, expensive_batch=max(batches))
     passes = {f"light ({spec.light_backbone} {spec.light_resolution} px, {spec.light_precision})":
               (ex.light_tensors, light),

@@ -213,10 +213,10 @@ def format_bench(result: dict) -> str:
     lines = []
 
     def rate(name, r):
-        lines.append(f"  {name:<60}{r['median_fps']:>8.0f} f/s  ({r['worst_fps']:.0f}-{r['best_fps']:.0f})")
+        lines.append(f"  {name:<66}{r['median_fps']:>8.0f} f/s  ({r['worst_fps']:.0f}-{r['best_fps']:.0f})")
 
     def span(name, v):
-        lines.append(f"  {name:<60}{v['median_s']:>8.3f} s    ({v['best_s']:.3f}-{v['worst_s']:.3f})")
+        lines.append(f"  {name:<66}{v['median_s']:>8.3f} s    ({v['best_s']:.3f}-{v['worst_s']:.3f})")
 
     s = result["selector"]
     lines += [f"medians over {c['repeats']} runs (range); device {c['device']}",
@@ -232,8 +232,8 @@ def format_bench(result: dict) -> str:
         rate(f"light features ({spec['light_backbone']} {spec['light_resolution']} px, {spec['light_precision']})",
              clip["light_features"])
         e = clip["expensive_on_n"]
-        span(f"expensive on {e['n']} frames ({spec['expensive_backbone']} {spec['expensive_resolution']} px, "
-             f"{spec['expensive_precision']}) + head", e)
+        span(f"expensive + head on {e['n']} frames ({spec['expensive_backbone']} {spec['expensive_resolution']} px, "
+             f"{spec['expensive_precision']})", e)
         lines.append(f"  one video end to end, n = {c['n']} (select: decode, choose, classify):")
         for method, v in clip["per_video"].items():
             label = "all frames through the expensive classifier" if method == "all" else method
