@@ -1,8 +1,8 @@
 """Frames/s of each backbone, at the default resolutions and precisions, against the batch size, on
 frames of a real clip: the figures behind ``BATCH_SIZE`` (light pass, decoding) and
-``EXPENSIVE_BATCH_CPU`` (expensive pass) in :mod:`smartframes.features.extractor`.
+``EXPENSIVE_PIXELS_CPU`` (expensive pass) in :mod:`smartframes.features.extractor`.
 
-    python benchmarks/batch_size.py [--video CLIP] [--repeats 8] [--batches 1,2,4,8,16,32]
+    python benchmarks/batch_size.py [--video CLIP] [--repeats 8] [--batches 1,2,4,8,16,32] [--expensive-resolution 260]
 
 The batch sizes are timed in turn within each repeat, so that a busy machine slows them alike;
 prints the median and range of frames/s over the repeats.
@@ -32,8 +32,9 @@ def main() -> None:
     parser.add_argument("--batches", default="1,2,4,8,16,32")
     parser.add_argument("--frames", type=int, default=32, help="frames per timing")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--expensive-resolution", type=int, default=FeatureSpec().expensive_resolution)
     args = parser.parse_args()
-    spec = FeatureSpec()
+    spec = FeatureSpec(expensive_resolution=args.expensive_resolution)
     batches = [int(b) for b in args.batches.split(",")]
     video = args.video or (str(CLIP) if CLIP.is_file() else None)
     if video is None:

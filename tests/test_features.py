@@ -128,3 +128,16 @@ def test_specs_stored_before_the_precision_fields_meant_float32():
     old = json.loads(FeatureSpec().to_json())
     del old["light_precision"], old["expensive_precision"]
     assert FeatureSpec.from_dict(old).light_precision == "float32"
+
+
+def test_the_expensive_pass_on_a_cpu_runs_in_batches_that_fit_its_resolution():
+    from smartframes.features.extractor import expensive_batch_cpu
+
+    assert [expensive_batch_cpu(r) for r in (260, 200, 160, 112, 64)] == [4, 4, 8, 16, 64]
+    assert expensive_batch_cpu(2000) == 1
+    ex = FeatureExtractor(FeatureSpec(light_resolution=32, expensive_resolution=160), device="cpu")
+    assert ex.expensive_batch == 8
+    images = np.random.default_rng(0).integers(0, 255, (11, 182, 182, 3), dtype=np.uint8)
+    whole = FeatureExtractor(ex.spec, device="cpu", expensive_batch=11).expensive_features(images)
+    assert ex.expensive_features(images).shape == (11, 1280)
+    np.testing.assert_allclose(ex.expensive_features(images), whole, atol=1e-4)

@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..device import precision
 from ..features.backbones import load_backbone
-from ..features.extractor import EXPENSIVE_BATCH_CPU
+from ..features.extractor import expensive_batch_cpu
 from ..selection.checkpoint import Checkpoint
 from ..selection.methods import SELECTOR_METHODS, TRAINING_FREE
 from ..selection.networks import inference_partners
@@ -108,9 +108,10 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
         x_exp = torch.zeros(1, 3, er, er).contiguous(memory_format=torch.channels_last)
         exp_flops = count_flops(lambda x: head(expensive.forward_features(x)), x_exp)
         # in the batches the expensive pass runs in on a CPU (faster per frame than larger ones)
-        batch_e = x_exp.expand(EXPENSIVE_BATCH_CPU, -1, -1, -1).contiguous(memory_format=torch.channels_last)
+        batch = expensive_batch_cpu(er)
+        batch_e = x_exp.expand(batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), precision(spec.expensive_precision, "cpu"):
-            exp_ms = _best_ms(lambda: head(expensive.forward_features(batch_e))) / EXPENSIVE_BATCH_CPU
+            exp_ms = _best_ms(lambda: head(expensive.forward_features(batch_e))) / batch
     selector = ckpt.selector.eval()
 
     def scoring(x, mask, partners):  # the networks the score needs: SFS, GS or both

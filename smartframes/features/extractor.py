@@ -30,10 +30,20 @@ BATCH_SIZE = 16
 """Frames decoded and sent through the light backbone at a time. On the 2-core CPU this was built
 on, Lite0 at 160 px ran at 240 / 273 / 204 frames/s with batches of 8 / 16 / 32 (smaller batches stay
 in cache); on a GPU raise it."""
-EXPENSIVE_BATCH_CPU = 4
-"""Frames per forward pass of the expensive backbone on a CPU: Lite2 at 260 px in float32 runs
-1.6-2.5x faster in batches of 2 or 4 than of 16 on the 2-core CPU this was built on, its activations
-staying in cache (``benchmarks/batch_size.py``). On a GPU it takes the whole decoded batch."""
+EXPENSIVE_PIXELS_CPU = 4 * 260 * 260
+"""Input pixels per forward pass of the expensive backbone on a CPU: Lite2 runs fastest in batches
+whose activations stay in cache, and those shrink with the resolution. On the 2-core CPU this was
+built on (float32, frames/s in batches of 4 / 8 / 16 / 32): 260 px 49 / 33 / 22 / 20, 200 px
+86 / 87 / 62 / 39, 160 px 107 / 122 / 101 / 71, 112 px 154 / 211 / 182 / 133; at 260 px, batches
+of 1 / 2 / 4 / 8 / 16 / 32 ran at 38 / 45 / 46 / 37 / 28 / 20 (``benchmarks/batch_size.py``)."""
+
+
+def expensive_batch_cpu(resolution: int) -> int:
+    """Frames per forward pass of the expensive backbone on a CPU at ``resolution``: the largest
+    power of two whose pixels stay within :data:`EXPENSIVE_PIXELS_CPU` (4 at 260 px, 8 at 160,
+    16 at 112)."""
+    fits = max(1, EXPENSIVE_PIXELS_CPU // (resolution * resolution))
+    return 1 << (fits.bit_length() - 1)
 
 
 def decode_settings(spec: FeatureSpec, batch_size: int, limits: video.Limits = video.Limits(),
@@ -63,7 +73,7 @@ class FeatureExtractor:
         device: ``"cpu"``, ``"cuda"``, a torch device, or None for CUDA when available.
         batch_size: frames decoded, and sent through the light backbone, at a time.
         expensive_batch: frames per forward pass of the expensive backbone (None:
-            :data:`EXPENSIVE_BATCH_CPU` on a CPU, ``batch_size`` on a GPU).
+            :func:`expensive_batch_cpu` on a CPU, ``batch_size`` on a GPU).
     """
 
     def __init__(self, spec: FeatureSpec = FeatureSpec(), device: str | None = None, batch_size: int = BATCH_SIZE,
@@ -72,7 +82,8 @@ class FeatureExtractor:
         self.spec = spec
         self.device = resolve_device(device)
         self.batch_size = batch_size
-        self.expensive_batch = expensive_batch or (EXPENSIVE_BATCH_CPU if self.device.type == "cpu" else batch_size)
+        self.expensive_batch = expensive_batch or (
+            expensive_batch_cpu(spec.expensive_resolution) if self.device.type == "cpu" else batch_size)
         self.light_spec = BACKBONES[spec.light_backbone]
         self.expensive_spec = BACKBONES[spec.expensive_backbone] if spec.expensive_backbone else None
         self.expensive_model = load_backbone(spec.expensive_backbone, self.device) if spec.expensive_backbone else None
