@@ -71,9 +71,9 @@ class DecodeSizes(NamedTuple):
     light: int
     expensive: int | None  # None: the spec has no expensive backbone
 
-    def wanted(self, light_only: bool = False) -> tuple[int, ...]:
+    def wanted(self) -> tuple[int, ...]:
         """The sizes to decode, light first: the decoder returns one image array per size."""
-        return (self.light,) if light_only or self.expensive is None else (self.light, self.expensive)
+        return (self.light,) if self.expensive is None else (self.light, self.expensive)
 
 
 LIGHT_FIELDS = ("light_backbone", "light_resolution", "glove", "top_k_words", "light_precision")

@@ -46,11 +46,10 @@ def expensive_batch_cpu(resolution: int) -> int:
     return 1 << (fits.bit_length() - 1)
 
 
-def decode_settings(spec: FeatureSpec, batch_size: int, limits: video.Limits = video.Limits(),
-                    light_only: bool = False) -> DecodeSettings:
-    """What to decode for ``spec``: its candidates, at the light size (and the expensive one unless
-    ``light_only``), ``batch_size`` frames at a time, refusing videos over ``limits``."""
-    return DecodeSettings(spec.candidate_rule, spec.decode_sizes.wanted(light_only), batch_size, limits)
+def decode_settings(spec: FeatureSpec, batch_size: int, limits: video.Limits = video.Limits()) -> DecodeSettings:
+    """What to decode for ``spec``: its candidates, at the light size (and the expensive one when the
+    spec has an expensive backbone), ``batch_size`` frames at a time, refusing videos over ``limits``."""
+    return DecodeSettings(spec.candidate_rule, spec.decode_sizes.wanted(), batch_size, limits)
 
 
 @dataclass
@@ -137,15 +136,14 @@ class FeatureExtractor:
         """uint8 frames ``(B, H, W, 3)`` scaled to the expensive short side -> (B, 1280)."""
         return self.expensive_tensors(images).cpu().numpy()
 
-    def batches(self, path, *, allow_partial: bool = True, light_only: bool = False,
-                limits: video.Limits = video.Limits()) -> Iterator[Batch]:
+    def batches(self, path, *, allow_partial: bool = True, limits: video.Limits = video.Limits()) -> Iterator[Batch]:
         """Decode a video's candidate frames in batches, in this process (see :mod:`.decoder`)."""
-        d = decode_settings(self.spec, self.batch_size, limits, light_only)
+        d = decode_settings(self.spec, self.batch_size, limits)
         return candidate_batches(path, d.rule, d.sizes, d.batch_size, limits=d.limits, allow_partial=allow_partial)
 
     def run_batch(self, batch: Batch) -> BatchFeatures:
         """Features and frame statistics of one batch decoded by :meth:`batches` (``expensive``
-        None when the batch holds only the light size, ``light_only``)."""
+        None when the spec has no expensive backbone, so the batch holds only the light size)."""
         light_images, *expensive_images = batch.images  # sizes as DecodeSizes.wanted orders them
         visual, glove, confidence = self.light_features(light_images)
         pixels, histograms = pixel_statistics(light_images)

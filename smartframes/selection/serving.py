@@ -182,29 +182,28 @@ class Selector:
         :func:`smartframes.io.video.read_frames` takes it) from the same pass; ``size=False``: no
         frames (None)."""
         if isinstance(video, np.ndarray):
-            def read(indices, at):
+            def read(indices, at, seek):
                 return scale_frames(video[indices], at)
 
             return self._select(ARRAY_PATH, self._array_batches(video, fps, self._sizes()), read, n, size)
         with OpenVideo(video) as opened:
-            seek = []
-
-            def read(indices, at):
-                return opened.read(indices, at, seek=seek[0])
+            def read(indices, at, seek):
+                return opened.read(indices, at, seek=seek)
 
             spec = self.extractor.spec
             batches = candidate_batches(opened, spec.candidate_rule, self._sizes(), self.extractor.batch_size,
                                         keep=True, allow_partial=True)
-            return self._select(str(video), batches, read, n, size, seek)
+            return self._select(str(video), batches, read, n, size)
 
     def _sizes(self) -> tuple:
         """What each candidate is scaled to in the pass: the light size, or nothing for a method
         that reads no pixels."""
         return () if INPUTS[self.method] is None else (self.extractor.spec.decode_sizes.light,)
 
-    def _select(self, path: str, batches: Iterable[Batch], read, n: int, size: Size | bool,
-                seek: list | None = None) -> tuple[Selection, np.ndarray | None]:
-        """Choose among the candidates of ``batches``; ``read(indices, size)`` gives chosen frames."""
+    def _select(self, path: str, batches: Iterable[Batch], read, n: int,
+                size: Size | bool) -> tuple[Selection, np.ndarray | None]:
+        """Choose among the candidates of ``batches``; ``read(indices, size, seek)`` gives chosen
+        frames (``seek``: as the candidates were reached)."""
         needs = INPUTS[self.method]
         idx, times, visual, glove, logits, pixels, histograms = [], [], [], [], [], [], []
         info = batch = None
@@ -223,8 +222,6 @@ class Selector:
                 histograms.append(h)
         if batch is None:
             raise VideoError(path, "no decodable frames")
-        if seek is not None:
-            seek.append(batch.seek)
         cand, cand_times = np.asarray(idx, np.int64), np.asarray(times, np.float64)
         score = delta = gamma = None
         inputs = {}
@@ -239,11 +236,10 @@ class Selector:
         chosen = choose(self.method, n, len(cand), score=score, delta=delta, gamma=gamma,
                         rule=self.ckpt.selector.cfg.pick if self.ckpt is not None else "top", **inputs)
         indices = cand[chosen].tolist()
-        wanted = {} if size is False else {size: None}
-        label = probability = class_probabilities = None
+        label = probability = class_probabilities = frames = at = None
         if self.head is not None or self.recogniser is not None:
             at = None if self.recogniser is not None else self.ckpt.spec.decode_sizes.expensive
-            wanted[at] = frames = read(indices, at)
+            frames = read(indices, at, batch.seek)
             if self.recogniser is not None:  # the user's model, on the frames at the video's own size
                 probs = recognise(self.recogniser, frames).mean(0)  # (C,)
             else:
@@ -254,8 +250,8 @@ class Selector:
             label, probability = self.classes[best], float(probs[best])
             class_probabilities = {c: float(p) for c, p in zip(self.classes, probs)}
         out = None
-        if size is not False:
-            out = wanted[size] if wanted[size] is not None else read(indices, size)
+        if size is not False:  # the classifier's frames when they are the size asked for
+            out = frames if frames is not None and size == at else read(indices, size, batch.seek)
         sel = Selection(path, indices, cand_times[chosen].tolist(), cand, cand_times, delta, gamma, score, label,
                         probability, class_probabilities, batch.seek, self.method,
                         None if path == ARRAY_PATH else info)
