@@ -258,7 +258,13 @@ def test_selector_from_other_classes_against_this_stores_recogniser(tmp_path, ma
     for method in ("uniform", "oracle", "kcenter"):  # the same recogniser: the same figures for frame-blind methods
         assert report.result(method, 2).accuracy == own.result(method, 2).accuracy
     video, (score, _, _) = report.scored[0]  # the frame scores are the selector's, not the recogniser's own
-    assert np.array_equal(score, score_videos(selector.selector, [video], precision_name=selector.spec.light_precision)[0][0])
+    alone = score_videos(selector.selector, [video], precision_name=selector.spec.light_precision)[0][0]
+    # evaluate scored this video in a padded batch, here it is scored alone: the matrix kernels may
+    # round differently for other batch shapes (seen: 0.696599 against 0.69659907), so equal within
+    # float32 rounding, far below the gap between two selectors' scores
+    np.testing.assert_allclose(score, alone, rtol=1e-5, atol=1e-6)
+    other = score_videos(recogniser.selector, [video], precision_name=recogniser.spec.light_precision)[0][0]
+    assert not np.allclose(score, other, rtol=1e-5, atol=1e-6)
     (tmp_path / "unseen.txt").write_text("class2\nclass3\n")
     assert main(["evaluate", "--store", str(store), "--selector", str(tmp_path / "a"), "--recogniser",
                  str(tmp_path / "b"), "--classes", str(tmp_path / "unseen.txt"), "--budgets", "2"]) == 0

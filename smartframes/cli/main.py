@@ -83,6 +83,12 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
                    help="keep only the classes named in FILE, one per line (e.g. a 32-class Kinetics subset)")
 
 
+def _add_segments_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--segments", default=None, metavar="FILE",
+                   help=f"where the action happens: ActivityNet v1.3 JSON, THUMOS14 text files (a folder or one file) or a "
+                        f"CSV path,start,end[,label] in seconds; {what}")
+
+
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scale-out")
     g.add_argument("--engine", choices=("local", "ray"), default="local",
@@ -139,10 +145,12 @@ def cmd_extract(args) -> int:
     from ..scale.extract import extract_dataset
 
     limits = Limits(max_pixels=args.max_pixels, max_frames=args.max_frames, max_duration=args.max_duration)
+    dataset = _dataset(args, args.dataset)
     summary = extract_dataset(
-        _dataset(args, args.dataset).items, args.store, _spec_from_args(args), device=args.device,
+        dataset.items, args.store, _spec_from_args(args), device=args.device,
         batch_size=args.batch_size, retry_failed=args.retry_failed, progress=not args.quiet,
         limits=limits, decode_timeout=args.decode_timeout, engine=args.engine, address=args.address, actors=args.actors,
+        segments=args.segments if args.segments is not None else dataset.segments,
     )
     print(summary.line())
     if summary.store_done == 0:
@@ -178,6 +186,7 @@ def cmd_train(args) -> int:
 def cmd_select(args) -> int:
     from tqdm import tqdm
 
+    from ..data.segments import load_segments, video_name
     from ..evaluation.plots import contact_sheet
     from ..scale.select import select_videos
     from ..selection.export import export_selections
@@ -201,6 +210,7 @@ def cmd_select(args) -> int:
     (_output_folder if args.export in ("frames", "mmaction", "vlm") else _output_file)(args.out)
     _output_file(args.sheet)
     notes = sys.stderr if args.json else sys.stdout
+    segments = load_segments(args.segments, videos) if args.segments else {}
     status, selections = 0, []
     results = select_videos(videos, args.selector, args.n, engine=args.engine, device=args.device,
                             address=args.address, actors=args.actors, method=args.method)
@@ -216,7 +226,7 @@ def cmd_select(args) -> int:
         elif args.export is None:
             print(sel.format())
         if args.sheet:
-            contact_sheet(sel, sel.read_frames(size=160), args.sheet)
+            contact_sheet(sel, sel.read_frames(size=160), args.sheet, segments=segments.get(video_name(sel.path)))
             print(f"sheet: {args.sheet}", file=notes)
     if args.export is not None and selections:
         written = export_selections(selections, args.export, args.out, labels=labels, classes=classes, order=videos)
@@ -238,6 +248,7 @@ def cmd_evaluate(args) -> int:
     if args.ablation and args.selector is None:
         raise SmartframesError("--ablation trains variants of --selector's settings: give --selector")
     selector = args.selector if args.selector is not None else GENERIC_DIR
+    _keep_segments(args)
     report = evaluate(args.store, selector, args.budgets, split=args.split, probs_dir=args.probs_dir,
                       expensive_gflops=args.expensive_gflops, recogniser=args.recogniser,
                       classes=_class_list(args.classes))
@@ -254,10 +265,23 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _keep_segments(args) -> None:
+    """``--segments FILE`` of evaluate and report: kept in the store, where later commands find them."""
+    if args.segments is None:
+        return
+    from ..data.segments import load_segments
+    from ..features.store import FeatureStore
+
+    with FeatureStore.open(args.store) as store:
+        found = store.set_segments(load_segments(args.segments, [r.path for r in store.records()]))
+    print(f"segments: {found} videos of {args.store} annotated from {args.segments}", file=sys.stderr)
+
+
 def cmd_report(args) -> int:
     from ..evaluation.report import build_report
 
     _output_file(args.out)
+    _keep_segments(args)
     path = build_report(args.store, args.selector, args.out, args.budgets)
     print(f"report: {path}")
     return 0
@@ -387,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extract", parents=[common], help="compute per-frame features of a labelled dataset into a store",
                        description="Decode every video of DATASET, compute light (Lite0 + GloVe) and "
                        "expensive (Lite2) per-frame features, and store them. Re-running resumes.")
+    _add_segments_arg(p, "kept in the store for evaluate and report (--format activitynet reads its own)")
     p.add_argument("dataset", nargs="?", help="folder with one sub-folder per class, or CSV with header "
                    "path,label[,split] (or use --format and --root)")
     p.add_argument("--store", required=True, help="store directory (created or resumed)")
@@ -478,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("select", parents=[common], help="choose n frames of videos: with a trained selector, or a training-free method")
+    _add_segments_arg(p, "with --sheet, frames inside the action are marked")
     p.add_argument("videos", nargs="*", help="video files (or use --dataset / --format)")
     p.add_argument("--dataset", default=None, help="instead of videos: a dataset folder or CSV, whose labels go "
                    "into the exports")
@@ -507,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "uniform/random/all-frames and the oracle",
                        description="Score the store's test split with every method at every budget: accuracy, "
                        "GFLOPs and milliseconds per video, selection precision where ground truth exists.")
+    _add_segments_arg(p, "kept in the store; precision and recall of every selection are scored against them")
     p.add_argument("--store", required=True)
     p.add_argument("--selector", default=None, help="checkpoint directory: its selector scores the frames (and its "
                    "head classifies them unless --recogniser is given); default with --recogniser: the generic "
@@ -530,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", parents=[common], help="write one self-contained HTML report (table, figures, frame strips)")
+    _add_segments_arg(p, "kept in the store; drawn under the frame strips")
     p.add_argument("--store", required=True)
     p.add_argument("--selector", required=True, help="checkpoint directory")
     p.add_argument("--out", required=True, help="HTML file to write")

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
+from .segments import Segment, read_segments
 from .dataset import DatasetError, DatasetItem, carve_val, group_of, load_dataset
 
 VAL_FRACTION = 0.1
@@ -30,6 +31,7 @@ class FormatResult:
     items: list[DatasetItem]  # sorted by key
     missing: list[str]  # names as the annotation lists them; not fatal (e.g. YouTube takedowns)
     classes: list[str]  # every class (after ``--classes``), with or without videos on disk
+    segments: dict[str, list[Segment]] | None = None  # temporal annotations, for a layout that has them (ActivityNet)
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,10 @@ def load_format(name: str, root, split: int = 1, classes_file=None) -> FormatRes
         raise DatasetError(f"{name}: the annotation files under {root} list no labelled video")
     if classes_file is not None:
         entries, classes = _keep_classes(entries, classes, Path(classes_file))
-    return _on_disk(name, root, entries, classes)
+    result = _on_disk(name, root, entries, classes)
+    if str(name).lower() == "activitynet":
+        result.segments = read_segments(_activitynet_json(root), "activitynet")
+    return result
 
 
 def load_source(dataset=None, *, format: str | None = None, root=None, split: int = 1,
@@ -246,14 +251,7 @@ def read_kinetics(root: Path, split: int) -> tuple[list[Entry], list[str]]:
 
 def read_activitynet(root: Path, split: int) -> tuple[list[Entry], list[str]]:
     """ActivityNet v1.3: ``activity_net.v1-3.min.json``; videos ``v_<id>.mp4``; label = longest annotated."""
-    path = _find_file(root, ["activity_net.v1-3.min.json"], ("annotations",))
-    if path is None:
-        path = next((p for p in sorted(root.glob("*.json")) if _has_database(p)), None)
-    if path is None:
-        raise DatasetError(
-            f"activitynet: no activity_net.v1-3.min.json in {_places(root, ('annotations',))}"
-            f" and no *.json with a 'database' key in {root}"
-        )
+    path = _activitynet_json(root)
     database = _read_json(path)
     database = database.get("database") if isinstance(database, dict) else None
     if not isinstance(database, dict) or not all(isinstance(v, dict) for v in database.values()):
@@ -281,6 +279,19 @@ def read_activitynet(root: Path, split: int) -> tuple[list[Entry], list[str]]:
         several = tuple(labels) if len(labels) > 1 else ()
         entries.append(Entry(f"v_{video_id}.mp4", labels[0], subset, candidates, several))
     return entries, sorted({label for e in entries for label in (e.labels or (e.label,))})
+
+
+def _activitynet_json(root: Path) -> Path:
+    """ActivityNet's annotation file under ``root``: the official name, else a JSON with a ``database``."""
+    path = _find_file(root, ["activity_net.v1-3.min.json"], ("annotations",))
+    if path is None:
+        path = next((p for p in sorted(root.glob("*.json")) if _has_database(p)), None)
+    if path is None:
+        raise DatasetError(
+            f"activitynet: no activity_net.v1-3.min.json in {_places(root, ('annotations',))}"
+            f" and no *.json with a 'database' key in {root}"
+        )
+    return path
 
 
 def read_fcvid(root: Path, split: int) -> tuple[list[Entry], list[str]]:

@@ -29,6 +29,7 @@ from ..features.store import FeatureStore
 from ..selection.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ..selection.methods import METHODS, choose
 from ..selection.recogniser import frame_probabilities, is_recogniser
+from ..data.segments import Segment, mask_segments, segment_recall, selection_precision
 from ..selection.scoring import VideoData, load_frame_probabilities, load_videos, score_videos, video_prediction
 from ..spec import FeatureSpec
 from .cost import CostModel, build_cost_model
@@ -48,8 +49,9 @@ class MethodResult:
     map: float
     gflops_per_video: float
     ms_per_video: float
-    selection_precision: float | None  # fraction of chosen frames that are useful, where ground truth exists
+    selection_precision: float | None  # share of chosen frames inside a segment of the video's class (annotated videos)
     videos_below_budget: int  # videos with fewer candidates than the budget (all their frames used)
+    segment_recall: float | None = None  # share of the annotated segments hit by at least one chosen frame
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Evaluation:
     mean_candidates: float
     scored: list[tuple[VideoData, tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(default_factory=list, repr=False)
     skipped: list[str] = field(default_factory=list)  # methods left out: the store lacks their frame statistics
+    annotated: int = 0  # videos with temporal annotations (or a benchmark's ground truth): what precision counts
 
     @property
     def videos(self) -> int:
@@ -83,7 +86,8 @@ class Evaluation:
         """JSON-ready: the figures, without the per-video scores."""
         return {"dataset": self.dataset, "split": self.split, "videos": self.videos, "classes": self.classes,
                 "budgets": self.budgets, "results": [asdict(r) for r in self.results], "expensive": self.expensive,
-                "cost": {**self.cost.to_dict(), "mean_candidates": self.mean_candidates}, "skipped": self.skipped}
+                "cost": {**self.cost.to_dict(), "mean_candidates": self.mean_candidates}, "skipped": self.skipped,
+                "annotated": self.annotated}
 
 
 def with_recogniser(selector: Checkpoint, recogniser, store_spec: FeatureSpec) -> Checkpoint:
@@ -171,7 +175,7 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
         else:
             v.probs = ckpt.head.probabilities(v.emb)
     scores = score_videos(ckpt.selector, videos, precision_name=ckpt.spec.light_precision)
-    truth = find_ground_truth([v.path for v in videos])
+    segments = video_segments(videos)
     lengths = {len(v.x) for v in videos}
     external = (expensive_gflops or 0.0) if probs_dir is not None else \
         (getattr(recogniser, "gflops_per_frame", None) or 0.0) if own else None
@@ -185,11 +189,11 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
             continue
         for n in ([None] if method == "all" else budgets):
             runs = RANDOM_SEEDS if method == "random" else 1
-            accs, maps, precisions, gflops, ms = [], [], [], [], []
+            accs, maps, precisions, recalls, gflops, ms = [], [], [], [], [], []
             below = sum(1 for v in videos if n is not None and len(v.x) < n)
             for run in range(runs):
                 rng = np.random.default_rng(run)
-                right, prec, predictions = [], [], []
+                right, prec, rec, predictions = [], [], [], []
                 for v, (score, delta, gamma) in zip(videos, scores):
                     T = len(v.x)
                     picked = choose(method, n, T, score=score, delta=delta, gamma=gamma, probs=v.probs, rule=rule,
@@ -197,24 +201,42 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
                                     confidence=v.confidence)
                     predictions.append(video_prediction(v.probs, picked))
                     right.append(hit_at_1(predictions[-1], v.all_labels))
-                    if truth is not None:
-                        useful = truth[v.path]["useful"]
-                        prec.append(float(np.mean(useful[v.indices[picked]])))
+                    if segments[v.id] is not None:
+                        picked_times, name = v.times[picked], classes[v.label]
+                        prec.append(selection_precision(picked_times, segments[v.id], name))
+                        rec.append(segment_recall(picked_times, segments[v.id], name))
                     if run == 0:
                         gflops.append(cost.gflops(method, T, len(picked)))
                         ms.append(cost.ms(method, T, len(picked)))
                 accs.append(float(np.mean(right)))
                 maps.append(mean_average_precision(np.stack(predictions), [v.all_labels for v in videos]))
                 if prec:
-                    precisions.append(float(np.mean(prec)))
+                    precisions.append(float(np.nanmean(prec)))
+                    recalls.append(float(np.nanmean(rec)) if not np.isnan(rec).all() else float("nan"))
             results.append(MethodResult(
                 method, n, float(np.mean(accs)), float(np.std(accs)) if runs > 1 else None, float(np.mean(maps)),
-                float(np.mean(gflops)), float(np.mean(ms)), float(np.mean(precisions)) if precisions else None, below))
+                float(np.mean(gflops)), float(np.mean(ms)), float(np.mean(precisions)) if precisions else None, below,
+                float(np.mean(recalls)) if recalls else None))
     return Evaluation(
         str(Path(store_dir).resolve()), split, classes, list(budgets), results,
         f"per-frame probabilities from {probs_dir}" if probs_dir is not None
         else f"your recogniser ({type(recogniser).__name__})" if own else "checkpoint head",
-        cost, float(np.mean([len(v.x) for v in videos])), list(zip(videos, scores)), missing)
+        cost, float(np.mean([len(v.x) for v in videos])), list(zip(videos, scores)), missing,
+        sum(s is not None for s in segments.values()))
+
+
+def video_segments(videos: list[VideoData]) -> dict[str, list[Segment] | None]:
+    """Each video's segments (by id): its temporal annotations from the store; for a generated
+    benchmark without them, the runs of its useful frames (``ground_truth.json``) as segments, so
+    that both are scored by the same functions."""
+    out = {v.id: v.segments for v in videos}
+    if all(s is None for s in out.values()):
+        truth = find_ground_truth([v.path for v in videos])
+        if truth is not None:
+            for v in videos:
+                step = float(np.median(np.diff(v.times))) if len(v.times) > 1 else 1.0
+                out[v.id] = mask_segments(v.times, truth[v.path]["useful"][v.indices], float(v.times[-1]) + step)
+    return out
 
 
 def format_table(report: Evaluation) -> str:
@@ -260,9 +282,13 @@ def format_table(report: Evaluation) -> str:
         lines.append(f"expensive classifier: {report.expensive}; its cost per frame: "
                      f"{report.cost.expensive_gflops:g} GFLOPs (--expensive-gflops), time not counted")
     if rows[("smart", budgets[0])].selection_precision is not None:
-        lines.append("selection precision (fraction of chosen frames that are useful): "
-                     + "; ".join(f"{m} " + "/".join(f"{rows[(m, n)].selection_precision:.2f}" for n in budgets)
-                                 for m in ("smart", "uniform", "random", "oracle")))
+        lines.append(f"{report.annotated} videos annotated; selection precision (share of chosen frames inside the action) "
+                     "| segment recall (share of action segments hit), by n:")
+        for m in METHODS:
+            if m in report.skipped or m == "all":
+                continue
+            lines.append(f"  {m:<10} " + " ".join(f"{rows[(m, n)].selection_precision:.2f}" for n in budgets) + "  | "
+                         + " ".join(f"{rows[(m, n)].segment_recall:.2f}" for n in budgets))
     return "\n".join(lines)
 
 

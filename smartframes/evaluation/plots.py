@@ -19,7 +19,7 @@ def _figure(**kwargs):
     return MatplotlibFigure(**kwargs)
 
 
-def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns: int = 4) -> None:
+def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns: int = 4, segments=None) -> None:
     """Write a PNG: the selected frames with their times and scores, over the score curve (or,
     for a training-free method, over where the chosen frames lie among the candidates).
 
@@ -27,7 +27,12 @@ def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns
         selection: a :class:`smartframes.selection.serving.Selection`.
         frames: uint8 (n, H, W, 3), the selected frames in ``selection.indices`` order.
         out: PNG path.
+        segments: where the action happens (:class:`smartframes.data.segments.Segment` list): shaded
+            under the curve, and each frame titled "in action" or "outside".
     """
+    from ..data.segments import inside_segments
+
+    inside = inside_segments(selection.times, segments) if segments else None
     n = len(frames)
     columns = max(1, min(columns, n))
     rows = (n + columns - 1) // columns
@@ -38,7 +43,9 @@ def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns
         ax = fig.add_subplot(grid[k // columns, k % columns])
         ax.imshow(img)
         scored = f"\nscore {selection.score[pos[idx]]:.3f}" if selection.score is not None else ""
-        ax.set_title(f"frame {idx}  {t:.2f} s{scored}", fontsize=9)
+        where = "" if inside is None else ("\nin action" if inside[k] else "\noutside the action")
+        ax.set_title(f"frame {idx}  {t:.2f} s{scored}{where}", fontsize=9,
+                     color="black" if inside is None or inside[k] else "tab:red")
         ax.axis("off")
     ax = fig.add_subplot(grid[rows, :])
     if selection.score is not None:
@@ -51,9 +58,13 @@ def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns
         ax.vlines(selection.candidate_times, 0, 0.5, color="tab:gray", lw=0.8, label="candidates")
         ax.vlines(selection.times, 0, 1, color="tab:red", lw=2, label="selected")
         ax.set_yticks([])
+    for j, seg in enumerate(segments or []):
+        ax.axvspan(seg.start, seg.end, color="tab:green", alpha=0.15, label="action (annotated)" if j == 0 else None)
     ax.set_xlabel("time (s)")
     ax.legend(fontsize=8, loc="upper right")
     name = os.path.basename(selection.path)
+    if inside is not None:
+        name += f" ({int(inside.sum())} of {n} in the action)"
     said = f"{selection.label} ({selection.probability:.2f})" if selection.label is not None else selection.method
     fig.suptitle(f"{name}: {said} from {n} frames", fontsize=11)
     fig.tight_layout()
@@ -104,11 +115,30 @@ def score_curves_by_class(curves: dict[str, list[np.ndarray]], out: str | os.Pat
     fig.savefig(out, dpi=90)
 
 
-def selection_strip(selected: np.ndarray, rejected: np.ndarray, out: str | os.PathLike, title: str) -> None:
-    """Paper Figs. 5-6: a row of frames not selected (top) over a row of frames selected (bottom)."""
+def selection_strip(selected: np.ndarray, rejected: np.ndarray, out: str | os.PathLike, title: str,
+                    timeline=None) -> None:
+    """Paper Figs. 5-6: a row of frames not selected (top) over a row of frames selected (bottom).
+
+    ``timeline``: ``(candidate_times, selected_times, rejected_times, segments)`` draws a time axis
+    under the strips with the annotated action (:class:`smartframes.data.segments.Segment` list)
+    shaded and where the frames of each row lie."""
     n = max(len(selected), len(rejected), 1)
-    fig = _figure(figsize=(1.8 * n, 4.0))
-    axes = fig.subplots(2, n, squeeze=False)
+    fig = _figure(figsize=(1.8 * n, 4.0 + (1.0 if timeline is not None else 0.0)))
+    if timeline is not None:
+        grid = fig.add_gridspec(3, n, height_ratios=[2.0, 2.0, 1.0])
+        axes = np.array([[fig.add_subplot(grid[r, k]) for k in range(n)] for r in range(2)])
+        ax = fig.add_subplot(grid[2, :])
+        candidate_times, chosen, rest, segments = timeline
+        for j, seg in enumerate(segments or []):
+            ax.axvspan(seg.start, seg.end, color="tab:green", alpha=0.2, label="action" if j == 0 else None)
+        ax.vlines(candidate_times, 0, 0.3, color="tab:gray", lw=0.6)
+        ax.vlines(rest, 0, 0.7, color="tab:blue", lw=2, label="not selected")
+        ax.vlines(chosen, 0, 1, color="tab:red", lw=2, label="selected")
+        ax.set_yticks([])
+        ax.set_xlabel("time (s)", fontsize=8)
+        ax.legend(fontsize=7, loc="upper right", ncol=3)
+    else:
+        axes = fig.subplots(2, n, squeeze=False)
     for row, (frames, name) in enumerate(((rejected, "not selected"), (selected, "selected"))):
         for k in range(n):
             ax = axes[row, k]

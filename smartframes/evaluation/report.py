@@ -14,7 +14,7 @@ from ..io.video import VideoError, read_frames
 from ..selection.methods import top_n
 from . import plots
 from .ablation import Ablation, format_ablation
-from .evaluate import Evaluation, evaluate, format_table
+from .evaluate import Evaluation, evaluate, format_table, video_segments
 
 
 def _img(path: Path) -> str:
@@ -36,6 +36,7 @@ def build_report(store_dir, selector_dir, out, budgets=(1, 2, 4, 8), report: Eva
     for v, s in report.scored:
         by_class[report.classes[v.label]].append((v, s))
     shown = sorted(by_class)[:curve_classes]
+    segments = video_segments([v for v, _ in report.scored])
     figures = []
     out = Path(out)
     figdir = out.parent / f"{out.stem}_figures"
@@ -51,7 +52,7 @@ def build_report(store_dir, selector_dir, out, budgets=(1, 2, 4, 8), report: Eva
                                 figdir / "sfs_vs_gs.png", f"SFS vs GS scores, class {first}")
     figures.append((f"SFS vs GS score curves for {first} (paper Fig. 4)", figdir / "sfs_vs_gs.png"))
     for c in shown[:2]:
-        v, (score, _, _) = by_class[c][0]
+        v, (score, _, _) = next(((v, s) for v, s in by_class[c] if segments[v.id]), by_class[c][0])
         chosen = top_n(score, strip_frames)
         rest = [i for i in np.argsort(score, kind="stable")[: strip_frames] if i not in chosen]
         try:
@@ -60,14 +61,16 @@ def build_report(store_dir, selector_dir, out, budgets=(1, 2, 4, 8), report: Eva
         except VideoError:
             continue
         name = figdir / f"strip_{len(figures)}.png"
-        plots.selection_strip(sel, rej, name, f"{c}: {Path(v.path).name}")
+        timeline = (v.times, v.times[chosen], v.times[sorted(rest)], segments[v.id]) if segments[v.id] else None
+        plots.selection_strip(sel, rej, name, f"{c}: {Path(v.path).name}", timeline)
         figures.append((f"Frames not selected (top) and selected (bottom), class {c} (paper Figs. 5-6)", name))
     body = "\n".join(f"<figure>{_img(p)}<figcaption>{html.escape(cap)}</figcaption></figure>" for cap, p in figures)
     rows = "".join(
         "<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in (
             r.method, "all" if r.budget is None else r.budget, f"{100 * r.accuracy:.1f}",
             "" if r.accuracy_std is None else f"{100 * r.accuracy_std:.1f}", f"{r.gflops_per_video:.2f}",
-            f"{r.ms_per_video:.1f}", "" if r.selection_precision is None else f"{r.selection_precision:.2f}"))
+            f"{r.ms_per_video:.1f}", "" if r.selection_precision is None else f"{r.selection_precision:.2f}",
+            "" if r.segment_recall is None else f"{r.segment_recall:.2f}"))
         + "</tr>" for r in report.results)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>smartframes report</title>
@@ -80,7 +83,7 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
 <h2>Accuracy and cost (paper Table 2 layout)</h2>
 <pre>{html.escape(format_table(report))}</pre>
 <table><tr><th>method</th><th>n</th><th>accuracy %</th><th>std</th><th>GFLOPs/video</th><th>ms/video</th>
-<th>selection precision</th></tr>{rows}</table>
+<th>selection precision</th><th>segment recall</th></tr>{rows}</table>
 {"<h2>Ablation (paper Table 1 layout)</h2><pre>" + html.escape(format_ablation(ablation)) + "</pre>" if ablation else ""}
 <h2>Figures</h2>
 {body}

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 
+from ..data.segments import Segment, from_json, to_json, video_name
 from ..errors import SmartframesError
 from ..io.files import atomic_write
 from ..io.video import VideoInfo, worth_seeking
@@ -57,11 +58,12 @@ CREATE TABLE IF NOT EXISTS videos (
     claimed REAL,                             -- when that claim was made or renewed
     attempts INTEGER NOT NULL DEFAULT 0,      -- claims so far
     labels TEXT,                              -- JSON list of every label of a multi-label video
-    seek INTEGER                              -- 1: candidates reached by seeking (frame numbers from timestamps)
+    seek INTEGER,                             -- 1: candidates reached by seeking (frame numbers from timestamps)
+    segments TEXT                             -- JSON [[start, end, label], ...] in seconds: where the action is
 );
 """
 ADDED_COLUMNS = {"owner": "TEXT", "claimed": "REAL", "attempts": "INTEGER NOT NULL DEFAULT 0", "labels": "TEXT",
-                 "seek": "INTEGER"}
+                 "seek": "INTEGER", "segments": "TEXT"}
 CLAIM_LEASE = 3600.0  # seconds a claim from another host lives without renewal
 
 
@@ -113,6 +115,7 @@ class VideoRecord:
     attempts: int = 0
     labels: list[str] | None = None  # every label of a multi-label video, ``label`` first
     seek: bool = False  # its candidates were reached by seeking: read its frames the same way
+    segments: list[Segment] | None = None  # where its action happens (temporal annotations), if known
 
 
 def video_id(path: str | os.PathLike) -> str:
@@ -227,6 +230,19 @@ class FeatureStore:
                 )
         return self.count() - before
 
+    def set_segments(self, segments: dict[str, list[Segment]]) -> int:
+        """Keep the temporal annotations (:func:`smartframes.data.segments.read_segments`) of the
+        catalogued videos they name; later commands find them here. Returns how many videos got segments."""
+        rows = self._db.execute("SELECT id, path FROM videos").fetchall()
+        found = [(to_json(segments[video_name(r["path"])]), r["id"]) for r in rows if video_name(r["path"]) in segments]
+        with _transaction(self._db):
+            self._db.executemany("UPDATE videos SET segments=? WHERE id=?", found)
+        return len(found)
+
+    def count_annotated(self) -> int:
+        """How many videos have temporal annotations."""
+        return self._db.execute("SELECT COUNT(*) FROM videos WHERE segments IS NOT NULL").fetchone()[0]
+
     def count(self, status: str | None = None) -> int:
         if status is None:
             return self._db.execute("SELECT COUNT(*) FROM videos").fetchone()[0]
@@ -313,8 +329,10 @@ class FeatureStore:
             if getattr(feats, name) is not None:
                 tensors[name] = np.ascontiguousarray(getattr(feats, name), np.float32)
         temporary = self.features_dir / _temporary_name(vid, socket.gethostname(), os.getpid())
+        # serialised here and written to our own temporary: safetensors' save_file writes through a
+        # temporary of its own (.tmpXXXXXX) that a killed process would leave behind
         with atomic_write(self.feature_path(vid), temporary) as tmp:
-            save_file(tensors, str(tmp), metadata={"spec": self.spec.to_json()})
+            tmp.write_bytes(save(tensors, metadata={"spec": self.spec.to_json()}))
         info = feats.info
         with _transaction(self._db):
             self._db.execute(
@@ -407,4 +425,5 @@ def _record(row: sqlite3.Row, spec: FeatureSpec) -> VideoRecord:
         row["id"], row["path"], row["label"], row["split"], row["status"], row["error"], row["frame_count"],
         row["fps"], row["duration"], row["width"], row["height"], candidates, row["lost"], row["seconds"],
         row["owner"], row["attempts"], json.loads(row["labels"]) if row["labels"] else None, bool(seek),
+        from_json(row["segments"]),
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..data.dataset import load_dataset, split_counts
+from ..data.segments import load_segments
 from ..device import check_device, resolve_device
 from ..errors import SmartframesError
 from ..features.extractor import BATCH_SIZE, FeatureExtractor, assemble, decode_settings
@@ -42,6 +43,7 @@ class ExtractSummary:
     store_failed: int
     taken: int = 0  # videos another process was extracting, left to it
     splits: str = ""  # how many of the dataset's videos each split holds
+    annotated: int = 0  # videos of the store with temporal annotations
 
     @property
     def frames_per_second(self) -> float:
@@ -55,6 +57,7 @@ class ExtractSummary:
             + (f"; {self.partial} stored with lost frames" if self.partial else "")
             + (f"; {self.taken} left to another process" if self.taken else "")
             + (f"; splits: {self.splits}" if self.splits else "")
+            + (f"; {self.annotated} with segments" if self.annotated else "")
         )
 
 
@@ -75,6 +78,7 @@ def extract_dataset(
     engine: str = "local",
     address: str | None = None,
     actors: int | None = None,
+    segments=None,
 ) -> ExtractSummary:
     """Catalog a dataset into a store and extract every unfinished video.
 
@@ -95,6 +99,8 @@ def extract_dataset(
         address: with ``ray``, a running cluster's address (default: start a local instance).
         actors: with ``ray``, how many model copies (default: all the cluster's CPUs, 2 each, or
             one per GPU with ``device="cuda"``).
+        segments: temporal annotations of the videos, kept in the store for evaluation: a file
+            :func:`smartframes.data.segments.read_segments` reads, or what it returns.
 
     Raises:
         DatasetError, StoreError: bad dataset or a store built with another spec.
@@ -104,8 +110,11 @@ def extract_dataset(
     device = str(resolve_device(device))
     check_device(spec, device, here=engine == "local")
     items = load_dataset(source) if isinstance(source, (str, os.PathLike)) else list(source)
+    annotated = None if segments is None else load_segments(segments, [it.path for it in items])
     with FeatureStore.create_or_open(store_dir, spec) as store:
         store.add_videos(items)
+        if annotated is not None:
+            store.set_segments(annotated)
         wanted = {str(Path(it.path).resolve()) for it in items}
         todo = [r for r in store.todo(retry_failed) if r.path in wanted]
         skipped = sum(1 for r in store.records(status="done") if r.path in wanted)
@@ -127,6 +136,7 @@ def extract_dataset(
         summary.skipped = skipped
         summary.splits = split_counts(items)
         summary.store_done, summary.store_failed = store.count("done"), store.count("failed")
+        summary.annotated = store.count_annotated()
         return summary
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from ..errors import SmartframesError
 from ..io.files import atomic_write
@@ -80,8 +80,8 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
     tensors = {f"selector.{k}": v.contiguous() for k, v in ckpt.selector.state_dict().items()}
     if ckpt.head is not None:
         tensors.update({f"head.{k}": v.contiguous() for k, v in ckpt.head.state_dict().items()})
-    with atomic_write(path / "model.safetensors") as tmp:
-        save_file(tensors, str(tmp))
+    with atomic_write(path / "model.safetensors") as tmp:  # not save_file: it leaves a temporary of its own when killed
+        tmp.write_bytes(save(tensors))
     with atomic_write(path / "config.json") as tmp:
         tmp.write_text(json.dumps(config, indent=2))
 

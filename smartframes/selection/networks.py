@@ -176,7 +176,9 @@ class GlobalSelector(nn.Module):
         omega = torch.cumsum(beta.unsqueeze(-1) * Z, dim=1)  # (B, T, z)
 
         # Eq. 3: h_t, m_t = LSTM(omega_t, h_{t-1}, m_{t-1}); causal, so trailing padding is inert
-        h, _ = self.lstm(omega)  # (B, T, H)
+        # in float32 whatever the autocast: oneDNN has no bfloat16 LSTM on CPUs without AVX-512 (it fails to build one)
+        with torch.autocast(omega.device.type, enabled=False):
+            h, _ = self.lstm(omega.float())  # (B, T, H)
 
         # Eq. 4: lambda_t = softmax_t(V h_t + b)
         lam = masked_softmax(self.V(h).squeeze(-1), mask, dim=1)  # (B, T)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.segments import Segment
 from ..device import precision
 from ..errors import SmartframesError
 from ..features.store import FeatureStore
@@ -36,6 +37,7 @@ class VideoData:
     seek: bool = False  # its candidates were reached by seeking: read its frames the same way
     quality: np.ndarray | None = None  # (T, 4) frame statistics; None in stores written before they were kept
     confidence: np.ndarray | None = None  # (T, 2) light model's ImageNet [max probability, entropy]; ditto
+    segments: list[Segment] | None = None  # where its action happens, when annotated
 
     @property
     def all_labels(self) -> list[int]:
@@ -57,7 +59,7 @@ def load_videos(store: FeatureStore, split: str, classes: list[str], need_expens
         labels = [classes.index(c) for c in (rec.labels or []) if c in classes] or None
         out.append(VideoData(rec.id, rec.path, classes.index(rec.label), np.concatenate([a["visual"], a["glove"]], 1),
                              a.get("expensive"), a["indices"], a["times"], labels=labels, seek=rec.seek,
-                             quality=a.get("quality"), confidence=a.get("confidence")))
+                             quality=a.get("quality"), confidence=a.get("confidence"), segments=rec.segments))
     return out
 
 
