@@ -45,14 +45,20 @@ def main() -> None:
     parser.add_argument("--max-candidates", type=int, default=64)
     parser.add_argument("--light-resolution", type=int, default=FeatureSpec().light_resolution)
     parser.add_argument("--expensive-resolution", type=int, default=FeatureSpec().expensive_resolution)
+    parser.add_argument("--light-precision", default=FeatureSpec().light_precision,
+                        help="float32 on a CPU without AVX-512 BF16, where the bfloat16 light pass runs 15x slower")
+    parser.add_argument("--segments", default=None,
+                        help="temporal annotations (default: segments.json beside --labels, if there)")
     args = parser.parse_args()
     began = time.perf_counter()
     work = Path(args.work)
     seeds = [int(s) for s in args.seeds.split(",")]
     budgets = tuple(int(n) for n in args.budgets.split(","))
     spec = replace(FeatureSpec(), max_candidates=args.max_candidates, light_resolution=args.light_resolution,
-                   expensive_resolution=args.expensive_resolution)
-    summary = extract_dataset(args.labels, work / "store", spec)
+                   expensive_resolution=args.expensive_resolution, light_precision=args.light_precision)
+    segments = args.segments or (Path(args.labels).parent / "segments.json")
+    summary = extract_dataset(args.labels, work / "store", spec,
+                              segments=segments if Path(segments).is_file() else None)
     print(f"extract: {summary.line()}")
 
     rows: dict[tuple[str, int | None], list] = {}
@@ -89,6 +95,14 @@ def main() -> None:
               + "".join(f"{g:>8.1f}" for g in gflops) + " " * (8 * (len(budgets) - len(keys))) + f"{ms:>12.0f}")
     print("mAP %: " + "; ".join(f"{m} " + "/".join(f"{100 * np.mean([r.map for r in rows[(m, n)]]):.1f}" for n in budgets)
                                 for m in ("smart", "uniform")) + f"; all {100 * np.mean([r.map for r in rows[('all', None)]]):.1f}")
+    annotated = [r for r in rows[("smart", budgets[0])] if r.selection_precision is not None]
+    if annotated:
+        print(f"on the {report.annotated} annotated test videos (mean over seeds): selection precision | segment recall")
+        for method in METHODS:
+            if method != "all" and rows[(method, budgets[0])][0].selection_precision is not None:
+                print(f"  {method:<11}" + " ".join(f"{np.mean([r.selection_precision for r in rows[(method, n)]]):.2f}"
+                                                for n in budgets) + "  | " +
+                      " ".join(f"{np.mean([r.segment_recall for r in rows[(method, n)]]):.2f}" for n in budgets))
     print(f"light {cost.light_gflops:.3f} GFLOPs/frame, expensive {cost.expensive_gflops:.3f} "
           f"(1 : {cost.expensive_gflops / cost.light_gflops:.1f})")
     for split in ("val", "test"):

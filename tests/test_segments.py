@@ -16,8 +16,9 @@ from smartframes.data.segments import (Segment, SegmentsError, inside_segments, 
 from smartframes.evaluation.evaluate import evaluate
 from smartframes.features.store import FeatureStore
 from smartframes.io.video import iter_frames, write_video
+from smartframes.selection.head import BACKGROUND, HeadConfig, frame_labels, train_head
 from smartframes.selection.methods import uniform_frames
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.train import ANNOTATIONS, TrainConfig, annotated_target, train_selector
 
 
 def test_activitynet_json(tmp_path):
@@ -149,6 +150,8 @@ def test_store_keeps_segments_and_evaluate_scores_against_them(tmp_path, make_to
     videos = [v for v, _ in report.scored]
     direct = np.mean([by_path[v.path][v.indices[uniform_frames(len(v.x), 4)]].mean() for v in videos])
     assert report.result("uniform", 4).selection_precision == pytest.approx(direct)
+    pooled = np.mean([v.probs[by_path[v.path][v.indices]].mean(0).argmax() == v.label for v in videos])
+    assert report.action_only == pytest.approx(pooled) and report.to_dict()["action_only"] == report.action_only
 
 
 def test_extract_with_a_bad_segments_file_stops_before_extracting(tmp_path, write_class_folder, small_spec_args, capsys):
@@ -176,3 +179,62 @@ def test_real_annotations_of_ucf101_9(ucf101_9):
         assert np.flatnonzero(inside).min() == first and np.flatnonzero(inside).max() == min(end, video["frame_count"]) - 1
         share[video["annotations"][0]["label"]].append(inside.mean())
     assert 0.3 < np.mean(share["Basketball"]) < 0.45 and 0.45 < np.mean(share["BasketballDunk"]) < 0.6
+
+
+def test_annotated_target_puts_the_action_first():
+    p = np.array([0.9, 0.1, 0.5, 0.2, 0.8], np.float32)
+    inside = np.array([False, True, True, False, False])
+    rank = annotated_target(p, inside, "rank")
+    assert rank[inside].min() > rank[~inside].max()  # every action frame above every other
+    assert rank[2] > rank[1] and rank[0] > rank[4] > rank[3]  # the oracle's order kept on each side
+    np.testing.assert_allclose(annotated_target(p, inside, "probability"), [0, 0.1, 0.5, 0, 0])
+
+
+def test_training_uses_the_annotations_it_is_told_to(tmp_path, make_toy_store):
+    """On the toy store the useful frames are the action: a head trained on them alone reads the
+    action frames better than one trained on every frame (most of which carry no class signal)."""
+    masks = make_toy_store(tmp_path, classes=3, per_class=12)
+    store = tmp_path / "store"
+    with FeatureStore.open(store) as s:
+        s.set_segments(read_segments(_segments_csv(tmp_path / "s.csv", {r.path: masks[r.id] for r in s.records()})))
+    logs = {}
+    for use in ANNOTATIONS:
+        said = []
+        ckpt, _ = train_selector(store, None, TrainConfig(epochs=1, annotations=use), progress=False, log=said.append)
+        logs[use] = (ckpt, said[0])
+    assert "annotated" not in logs["ignore"][1] and "24 annotated: head on their action, even outside it" in logs["head"][1]
+    assert "target ranks the action first" in logs["target"][1]
+    report = evaluate(store, None, (1,), ckpt=logs["head"][0], split="val")
+    videos = [v for v, _ in report.scored]
+    right = {use: np.mean([(logs[use][0].head.probabilities(v.emb[masks[v.id]]).argmax(1) == v.label).mean()
+                           for v in videos]) for use in ("ignore", "head")}
+    assert right["head"] >= right["ignore"]
+
+
+def test_select_sheet_marks_the_frames_inside_the_action(tmp_path, index_frames, monkeypatch, capsys):
+    import smartframes.evaluation.plots as plots
+
+    clip = tmp_path / "v_clip.mp4"
+    write_video(clip, index_frames(40), fps=10)
+    segments = tmp_path / "s.csv"
+    segments.write_text("path,start,end\nclip.mp4,1.0,2.0\n")
+    drawn, draw = [], plots.contact_sheet
+    monkeypatch.setattr(plots, "contact_sheet", lambda sel, frames, out, **kw: (drawn.append((sel, kw)), draw(sel, frames, out, **kw)))
+    sheet = tmp_path / "sheet.png"
+    assert main(["select", str(clip), "-n", "4", "--sheet", str(sheet), "--segments", str(segments), "--device", "cpu"]) == 0
+    sel, kw = drawn[0]
+    assert kw["segments"] == [Segment(1.0, 2.0)] and sheet.read_bytes()[:4] == b"\x89PNG"
+    assert inside_segments(sel.times, kw["segments"]).sum() == sum(1.0 <= t < 2.0 for t in sel.times)
+
+
+def test_head_learns_an_even_spread_outside_the_action():
+    rng = np.random.default_rng(0)
+    C, d = 3, 8
+    centres = rng.normal(size=(C + 1, d)) * 4  # the last: frames outside the action
+    x = np.concatenate([centres[c] + rng.normal(size=(60, d)) for c in range(C + 1)]).astype(np.float32)
+    y = np.concatenate([np.full(60, c) for c in range(C)] + [np.full(60, BACKGROUND)])
+    head = train_head(x, y, HeadConfig(in_dim=d, num_classes=C, epochs=60))
+    p = head.probabilities(x)
+    assert (p[:180].argmax(1) == y[:180]).mean() > 0.95
+    assert np.abs(p[180:] - 1 / C).max() < 0.15  # outside: no class preferred
+    assert np.array_equal(frame_labels(2, np.array([True, False, True]), 3), [2, BACKGROUND, 2])

@@ -171,7 +171,7 @@ def cmd_train(args) -> int:
     from ..selection.train import TrainConfig, train_selector
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                      val_budget=args.val_budget, seed=args.seed, target=args.target)
+                      val_budget=args.val_budget, seed=args.seed, target=args.target, annotations=args.annotations)
     sel = SelectorConfig(pairs=not args.no_pairs, use_sfs=not args.gs_only, use_gs=not args.sfs_only,
                          use_glove=not args.no_glove, pick=args.pick)
     if args.gamma_as_printed:
@@ -464,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_synth)
 
-    from ..selection.train import TrainConfig
+    from ..selection.train import ANNOTATIONS, TrainConfig
 
     t = TrainConfig()
     p = sub.add_parser("train", parents=[common], help="train the expensive head and the SMART selector on a store",
@@ -488,8 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="oracle targets from your own model: DIR/<video name>.npy, per-frame class "
                    "probabilities (or logits) of shape (frames, classes), classes in sorted order")
     p.add_argument("--target", choices=("probability", "rank"), default=t.target,
-                   help="what delta and gamma learn per frame: the oracle p(true class | frame) (default), or its "
-                   "rank within the video")
+                   help=f"what delta and gamma learn per frame: the oracle p(true class | frame), or its "
+                   f"rank within the video (default {t.target})")
+    p.add_argument("--annotations", choices=ANNOTATIONS, default=t.annotations,
+                   help="where the store has temporal annotations (extract --segments): 'head' trains the expensive "
+                   "head on the frames inside the action only, 'target' also ranks every frame inside the action above "
+                   f"every frame outside in the selector's target, 'ignore' uses neither (default {t.annotations})")
     p.add_argument("--pick", choices=("top", "segments"), default=SelectorConfig().pick,
                    help="scores -> n frames: the n best anywhere (default), or the best of each of n equal segments")
     p.add_argument("--sfs-only", action="store_true", help="ablation: score with delta alone")

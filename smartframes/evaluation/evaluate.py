@@ -29,7 +29,7 @@ from ..features.store import FeatureStore
 from ..selection.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ..selection.methods import METHODS, choose
 from ..selection.recogniser import frame_probabilities, is_recogniser
-from ..data.segments import Segment, mask_segments, segment_recall, selection_precision
+from ..data.segments import Segment, inside_segments, mask_segments, segment_recall, selection_precision
 from ..selection.scoring import VideoData, load_frame_probabilities, load_videos, score_videos, video_prediction
 from ..spec import FeatureSpec
 from .cost import CostModel, build_cost_model
@@ -70,6 +70,7 @@ class Evaluation:
     scored: list[tuple[VideoData, tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(default_factory=list, repr=False)
     skipped: list[str] = field(default_factory=list)  # methods left out: the store lacks their frame statistics
     annotated: int = 0  # videos with temporal annotations (or a benchmark's ground truth): what precision counts
+    action_only: float | None = None  # accuracy of the recogniser pooled over every candidate inside the action (annotated videos)
 
     @property
     def videos(self) -> int:
@@ -87,7 +88,7 @@ class Evaluation:
         return {"dataset": self.dataset, "split": self.split, "videos": self.videos, "classes": self.classes,
                 "budgets": self.budgets, "results": [asdict(r) for r in self.results], "expensive": self.expensive,
                 "cost": {**self.cost.to_dict(), "mean_candidates": self.mean_candidates}, "skipped": self.skipped,
-                "annotated": self.annotated}
+                "annotated": self.annotated, "action_only": self.action_only}
 
 
 def with_recogniser(selector: Checkpoint, recogniser, store_spec: FeatureSpec) -> Checkpoint:
@@ -217,12 +218,14 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
                 method, n, float(np.mean(accs)), float(np.std(accs)) if runs > 1 else None, float(np.mean(maps)),
                 float(np.mean(gflops)), float(np.mean(ms)), float(np.mean(precisions)) if precisions else None, below,
                 float(np.mean(recalls)) if recalls else None))
+    action = [hit_at_1(video_prediction(v.probs, np.flatnonzero(inside)), v.all_labels) for v in videos
+              if segments[v.id] is not None and (inside := inside_segments(v.times, segments[v.id], classes[v.label])).any()]
     return Evaluation(
         str(Path(store_dir).resolve()), split, classes, list(budgets), results,
         f"per-frame probabilities from {probs_dir}" if probs_dir is not None
         else f"your recogniser ({type(recogniser).__name__})" if own else "checkpoint head",
         cost, float(np.mean([len(v.x) for v in videos])), list(zip(videos, scores)), missing,
-        sum(s is not None for s in segments.values()))
+        sum(s is not None for s in segments.values()), float(np.mean(action)) if action else None)
 
 
 def video_segments(videos: list[VideoData]) -> dict[str, list[Segment] | None]:
@@ -282,6 +285,9 @@ def format_table(report: Evaluation) -> str:
         lines.append(f"expensive classifier: {report.expensive}; its cost per frame: "
                      f"{report.cost.expensive_gflops:g} GFLOPs (--expensive-gflops), time not counted")
     if rows[("smart", budgets[0])].selection_precision is not None:
+        if report.action_only is not None:
+            lines.append(f"action only (every candidate inside the action pooled, the ceiling of selection): "
+                         f"{100 * report.action_only:.1f} %")
         lines.append(f"{report.annotated} videos annotated; selection precision (share of chosen frames inside the action) "
                      "| segment recall (share of action segments hit), by n:")
         for m in METHODS:

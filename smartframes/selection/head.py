@@ -51,8 +51,24 @@ class ExpensiveHead(nn.Module):
         return torch.softmax(self(x), -1).cpu().numpy()
 
 
+BACKGROUND = -1
+"""The label of a frame outside the action of an annotated video: the head learns to spread its
+probability evenly over the classes there (cross-entropy to the uniform distribution), so that such
+a frame, pooled with others, says nothing rather than something wrong."""
+
+
+def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy to the label, or to the uniform distribution for :data:`BACKGROUND` frames."""
+    fg = y != BACKGROUND
+    total = F.cross_entropy(logits[fg], y[fg], reduction="sum") if fg.any() else logits.sum() * 0
+    if not fg.all():
+        total = total - torch.log_softmax(logits[~fg], -1).mean(-1).sum()
+    return total / len(y)
+
+
 def train_head(emb: np.ndarray, labels: np.ndarray, cfg: HeadConfig, seed: int = 0) -> ExpensiveHead:
-    """Fit a head on frames ``emb`` (N, in_dim) with labels (N,) by Adam on cross-entropy."""
+    """Fit a head on frames ``emb`` (N, in_dim) with labels (N,) (:data:`BACKGROUND` for frames outside
+    the action) by Adam on cross-entropy."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     head = ExpensiveHead(cfg)
@@ -65,13 +81,20 @@ def train_head(emb: np.ndarray, labels: np.ndarray, cfg: HeadConfig, seed: int =
     for _ in range(cfg.epochs):
         for batch in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
             opt.zero_grad()
-            F.cross_entropy(head(x[batch]), y[batch]).backward()
+            _loss(head(x[batch]), y[batch]).backward()
             opt.step()
     return head.eval()
 
 
+def frame_labels(label: int, action: np.ndarray | None, T: int) -> np.ndarray:
+    """Per-frame training labels (T,) of a video of class ``label``: the label inside the ``action``
+    mask (bool (T,); None: every frame), :data:`BACKGROUND` outside it."""
+    return np.full(T, label) if action is None else np.where(action, label, BACKGROUND)
+
+
 def cross_fit_oracle(
-    embeddings: list[np.ndarray], labels: list[int], cfg: HeadConfig, folds: int = 5, seed: int = 0
+    embeddings: list[np.ndarray], labels: list[int], cfg: HeadConfig, folds: int = 5, seed: int = 0,
+    frames: list[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Oracle targets p(true class | frame) for training videos, each from a head that never saw
     that video (k-fold cross-fitting), so the targets are not over-confident.
@@ -80,6 +103,8 @@ def cross_fit_oracle(
         embeddings: per video, (T_i, in_dim) expensive embeddings.
         labels: per video, the class index.
         folds: number of folds (videos are dealt to folds in a seeded random order).
+        frames: per video, a bool mask (T_i,) of its action frames; the others are learnt as
+            :data:`BACKGROUND` (default: every frame is the action; targets are given for every frame).
 
     Returns:
         Per video, float32 (T_i,).
@@ -93,7 +118,8 @@ def cross_fit_oracle(
     for k in range(folds):
         train = [i for i in range(n) if fold_of[i] != k]
         emb = np.concatenate([embeddings[i] for i in train])
-        lab = np.concatenate([np.full(len(embeddings[i]), labels[i]) for i in train])
+        lab = np.concatenate([frame_labels(labels[i], frames[i] if frames is not None else None, len(embeddings[i]))
+                              for i in train])
         head = train_head(emb, lab, cfg, seed=seed + k)
         for i in np.flatnonzero(fold_of == k):
             targets[i] = head.probabilities(embeddings[i])[:, labels[i]].astype(np.float32)

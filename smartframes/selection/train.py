@@ -19,8 +19,9 @@ from tqdm import tqdm
 from ..version import __version__
 from ..errors import SmartframesError
 from ..features.store import FeatureStore
+from ..data.segments import inside_segments
 from .checkpoint import Checkpoint, save_checkpoint
-from .head import HeadConfig, cross_fit_oracle, train_head
+from .head import HeadConfig, cross_fit_oracle, frame_labels, train_head
 from .methods import pick
 from .networks import SelectorConfig, SmartSelector, pair_partners
 from .recogniser import frame_probabilities
@@ -40,6 +41,21 @@ def within_video_rank(p: np.ndarray) -> np.ndarray:
 
 
 TARGETS = {"probability": lambda p: p, "rank": within_video_rank}
+ANNOTATIONS = ("ignore", "head", "target")
+"""How training uses temporal annotations where the store has them: ``head`` trains the expensive head
+(and the heads that make the oracle targets) on the class inside the action and on an even spread
+over the classes outside it (:data:`~smartframes.selection.head.BACKGROUND`); ``target`` does that
+and also puts every frame inside the action above every frame outside it in the selector's target;
+``ignore`` uses neither (every frame of a video labelled with its class)."""
+
+
+def annotated_target(p: np.ndarray, inside: np.ndarray, target: str) -> np.ndarray:
+    """The selector's target (T,) for a video whose action frames are ``inside`` (bool (T,)): the
+    oracle ``p`` ordered within the action and within the rest, the action first (``rank``), or
+    ``p`` outside the action set to 0 (``probability``)."""
+    if target == "rank":
+        return within_video_rank(p + 2.0 * inside)  # p <= 1: every inside frame outranks every outside one
+    return (p * inside).astype(np.float32)
 LOSSES = ("mse", "listnet")
 LISTNET_TEMPERATURE = 0.1
 """How sharply the ListNet loss's target distribution over a video's frames follows the targets
@@ -89,6 +105,7 @@ class TrainConfig:
     keep: str = "best"
     val_budget: int = 4  # n used for picking the epoch by validation accuracy
     folds: int = 5  # cross-fitting folds for the oracle targets
+    annotations: str = "target"  # how temporal annotations are used where the store has them (ANNOTATIONS)
     seed: int = 0
 
     def __post_init__(self):
@@ -100,6 +117,8 @@ class TrainConfig:
             raise SmartframesError(f"unknown target {self.target!r}; choose from {', '.join(TARGETS)}")
         if self.keep not in ("best", "last"):
             raise SmartframesError(f"keep must be 'best' or 'last', got {self.keep!r}")
+        if self.annotations not in ANNOTATIONS:
+            raise SmartframesError(f"unknown annotations use {self.annotations!r}; choose from {', '.join(ANNOTATIONS)}")
         if self.loss not in LOSSES:
             raise SmartframesError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         for name in ("epochs", "batch_size", "val_budget", "folds", "smooth"):
@@ -186,9 +205,13 @@ def train_selector(
     head_cfg = HeadConfig(**{**asdict(head_cfg or HeadConfig()), "in_dim": spec.expensive_dim, "num_classes": C})
     selector_cfg = SelectorConfig(**{**asdict(selector_cfg or SelectorConfig()), "in_dim": spec.light_dim, "num_classes": C})
 
-    # expensive head on every training frame; cross-fitted oracle targets for the training videos
+    # expensive head on every training frame (inside the action, where annotated); cross-fitted oracle
+    # targets for the training videos
+    inside = {v.id: inside_segments(v.times, v.segments, classes[v.label]) if v.segments else None for v in train}
+    annotated = {k: m for k, m in inside.items() if m is not None and m.any() and cfg.annotations != "ignore"}
+    frames = [annotated.get(v.id, np.ones(len(v.emb), bool)) for v in train]
     head = train_head(np.concatenate([v.emb for v in train]),
-                      np.concatenate([np.full(len(v.emb), v.label) for v in train]), head_cfg, cfg.seed)
+                      np.concatenate([frame_labels(v.label, f, len(v.emb)) for v, f in zip(train, frames)]), head_cfg, cfg.seed)
     if oracle_dir is not None and recogniser is not None:
         raise SmartframesError("give oracle targets from per-frame files or from a recogniser, not both")
     if oracle_dir is not None:
@@ -198,15 +221,20 @@ def train_selector(
         for v in tqdm(train, desc="recognise", unit="video", disable=not progress, dynamic_ncols=True):
             v.target = frame_probabilities(recogniser, v.path, v.indices, classes, seek=v.seek)[:, v.label]
     else:
-        targets = cross_fit_oracle([v.emb for v in train], [v.label for v in train], head_cfg, cfg.folds, cfg.seed)
+        targets = cross_fit_oracle([v.emb for v in train], [v.label for v in train], head_cfg, cfg.folds, cfg.seed,
+                                   frames=frames)
         for v, t in zip(train, targets):
             v.target = t
     for v in train:
-        v.target = TARGETS[cfg.target](smooth_in_time(v.target, cfg.smooth))
+        p = smooth_in_time(v.target, cfg.smooth)
+        v.target = annotated_target(p, annotated[v.id], cfg.target) if cfg.annotations == "target" and v.id in annotated \
+            else TARGETS[cfg.target](p)
     for v in train + val:
         v.probs = head.probabilities(v.emb)
     val_frame_acc = float(np.mean(np.concatenate([v.probs.argmax(1) == v.label for v in val])))
-    log(f"expensive head: {len(train)} train videos, val frame accuracy {val_frame_acc:.3f}")
+    log(f"expensive head: {len(train)} train videos"
+        + (f" ({len(annotated)} annotated: head on their action, even outside it{', target ranks the action first' if cfg.annotations == 'target' else ''})" if annotated else "")
+        + f", val frame accuracy {val_frame_acc:.3f}")
 
     selector = SmartSelector(selector_cfg)
     selector.set_input_statistics(torch.from_numpy(np.concatenate([v.x for v in train])))
