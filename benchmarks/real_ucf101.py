@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--light-resolution", type=int, default=FeatureSpec().light_resolution)
     parser.add_argument("--expensive-resolution", type=int, default=FeatureSpec().expensive_resolution)
     parser.add_argument("--light-precision", default=FeatureSpec().light_precision,
-                        help="float32 on a CPU without AVX-512 BF16, where the bfloat16 light pass runs 15x slower")
+                        help="of the light pass (bfloat16 runs in float32 on a CPU without bfloat16 instructions)")
     parser.add_argument("--segments", default=None,
                         help="temporal annotations (default: segments.json beside --labels, if there)")
     args = parser.parse_args()

@@ -95,7 +95,8 @@ class FeatureSpec:
     max_candidates: int | None = None  # ... then at most M of those, spread evenly
     candidate_fps: float | None = None  # instead of every k-th: F frames per second of video
     # The cheap path (light backbone and selector) runs in bfloat16: 2.3x the frames/s of float32 on
-    # a CPU with bf16 instructions, embedding cosine 0.996 to float32 (benchmarks in the README).
+    # a CPU with bf16 instructions, embedding cosine 0.996 to float32 (benchmarks in the README); on a
+    # CPU without them it runs in float32 (device.run_precision), emulated bf16 being far slower.
     light_precision: str = "bfloat16"
     expensive_precision: str = "float32"
 

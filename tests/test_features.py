@@ -6,8 +6,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, strategies as st
 
+from smartframes import device
 from smartframes.errors import SmartframesError
 from smartframes.candidates import candidate_indices
 from smartframes.features.extractor import FeatureExtractor
@@ -111,9 +113,10 @@ def test_cuda_request_without_cuda_is_a_clear_error(small_spec):
         FeatureExtractor(small_spec, device="cuda")
 
 
-def test_bfloat16_light_features_stay_close_to_float32(tmp_path, write_class_folder):
+def test_bfloat16_light_features_stay_close_to_float32(tmp_path, write_class_folder, monkeypatch):
     from smartframes.io.video import read_frames
 
+    monkeypatch.setattr(device, "cpu_has_bfloat16", lambda: True)  # bfloat16 arithmetic on any CPU
     root = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=1, frames=8)
     fast = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None))
     exact = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None, light_precision="float32"))
@@ -122,6 +125,18 @@ def test_bfloat16_light_features_stay_close_to_float32(tmp_path, write_class_fol
     (va, _, _), (vb, _, _) = fast.light_features(frames), exact.light_features(frames)
     cosine = (va * vb).sum(1) / np.linalg.norm(va, axis=1) / np.linalg.norm(vb, axis=1)
     assert cosine.mean() > 0.97 and cosine.min() > 0.9 and not np.array_equal(va, vb)  # flat test frames; real: 0.996
+
+
+def test_bfloat16_runs_in_float32_on_a_cpu_without_bfloat16_instructions(monkeypatch):
+    monkeypatch.setattr(device, "cpu_has_bfloat16", lambda: False)
+    assert device.run_precision("bfloat16", "cpu") == "float32"
+    with device.precision("bfloat16", "cpu"):
+        assert not torch.is_autocast_enabled("cpu")
+    monkeypatch.setattr(device, "cpu_has_bfloat16", lambda: True)
+    assert device.run_precision("bfloat16", "cpu") == "bfloat16"
+    with device.precision("bfloat16", "cpu"):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    assert device.run_precision("bfloat16", "cuda") == "bfloat16"
 
 
 def test_specs_stored_before_the_precision_fields_meant_float32():

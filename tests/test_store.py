@@ -91,7 +91,7 @@ def test_killed_run_resumes_without_recomputing(tmp_path, write_class_folder, sm
     with FeatureStore.open(store_dir) as store:
         finished = {r.id: os.stat(store.feature_path(r.id)).st_mtime_ns for r in store.records(status="done")}
     assert 3 <= len(finished) < 12
-    summary = extract_dataset(data, store_dir, small_spec, progress=False)
+    summary = extract_dataset(data, store_dir, small_spec, batch_size=2, progress=False)  # the killed run's batches
     assert summary.skipped == len(finished) and summary.done == 12 - len(finished) and summary.failed == 0
     with FeatureStore.open(store_dir) as store:
         assert store.count("done") == 12
@@ -99,7 +99,7 @@ def test_killed_run_resumes_without_recomputing(tmp_path, write_class_folder, sm
         assert not [f for f in _files(store_dir) if not f.endswith(".safetensors") or f.startswith(".tmp")]
         resumed = {r.id: store.load(r.id) for r in store.records(status="done")}
     # the resumed store holds the same features as an uninterrupted run
-    extract_dataset(data, tmp_path / "clean", small_spec, progress=False)
+    extract_dataset(data, tmp_path / "clean", small_spec, batch_size=2, progress=False)
     with FeatureStore.open(tmp_path / "clean") as clean:
         for rec in clean.records(status="done"):
             for key, value in clean.load(rec.id).items():

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..candidates import candidate_indices
-from ..device import check_device, precision, resolve_device
+from ..device import check_device, precision, resolve_device, run_precision
 from ..evaluation.timing import seconds
 from ..features.extractor import BATCH_SIZE
 from ..io.decoder import candidate_batches
@@ -169,7 +169,8 @@ def run_bench(cfg: BenchConfig = BenchConfig(), log=print) -> dict:
     for method in ("uniform", "smart"):
         if method not in cfg.methods:
             raise ValueError(f"the bench needs {method!r} among its methods (the ratios compare them)")
-    result = {"config": {**asdict(cfg), "device": str(device), "spec": asdict(spec)},
+    result = {"config": {**asdict(cfg), "device": str(device), "spec": asdict(spec),
+                         "light_runs_in": run_precision(spec.light_precision, device)},
               "machine": {"python": platform.python_version(), "torch": torch.__version__,
                           "threads": torch.get_num_threads(), "processor": platform.processor() or platform.machine(),
                           "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}}
@@ -229,7 +230,7 @@ def format_bench(result: dict) -> str:
         rate("decode every frame to RGB (native size)", clip["decode_native"])
         p = clip["candidate_pass"]
         rate(f"candidate pass: {p['frames']} candidates decoded and scaled to {p['size']} px", p)
-        rate(f"light features ({spec['light_backbone']} {spec['light_resolution']} px, {spec['light_precision']})",
+        rate(f"light features ({spec['light_backbone']} {spec['light_resolution']} px, {c.get('light_runs_in', spec['light_precision'])})",
              clip["light_features"])
         e = clip["expensive_on_n"]
         span(f"expensive + head on {e['n']} frames ({spec['expensive_backbone']} {spec['expensive_resolution']} px, "
