@@ -26,7 +26,7 @@ from smartframes.evaluation.evaluate import evaluate
 from smartframes.scale.extract import extract_dataset
 from smartframes.selection.checkpoint import load_checkpoint
 from smartframes.selection.methods import METHODS
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.train import ANNOTATIONS, TrainConfig, train_selector
 from smartframes.spec import FeatureSpec
 
 PAPER = """paper Table 2a (UCF101, ResNet-152 expensive model; accuracy % | GFLOPs at 10 / 26 / 50 frames):
@@ -49,6 +49,8 @@ def main() -> None:
                         help="of the light pass (bfloat16 runs in float32 on a CPU without bfloat16 instructions)")
     parser.add_argument("--segments", default=None,
                         help="temporal annotations (default: segments.json beside --labels, if there)")
+    parser.add_argument("--annotations", default=TrainConfig().annotations, choices=ANNOTATIONS,
+                        help="how training uses the segments (smartframes train --annotations)")
     args = parser.parse_args()
     began = time.perf_counter()
     work = Path(args.work)
@@ -63,18 +65,20 @@ def main() -> None:
 
     rows: dict[tuple[str, int | None], list] = {}
     diagnoses = {"val": [], "test": []}
+    val_rows: dict[tuple[str, int | None], list] = {}
     for seed in seeds:
-        ckpt_dir = work / f"selector-seed{seed}"
+        ckpt_dir = work / f"selector-{args.annotations}-seed{seed}"
         if (ckpt_dir / "config.json").is_file():
             ckpt = load_checkpoint(ckpt_dir)
         else:
-            ckpt, _ = train_selector(work / "store", ckpt_dir, TrainConfig(seed=seed), progress=False)
+            ckpt, _ = train_selector(work / "store", ckpt_dir, TrainConfig(seed=seed, annotations=args.annotations),
+                                     progress=False)
         for split in ("val", "test"):
             report = evaluate(work / "store", None, budgets, ckpt=ckpt, split=split)
             diagnoses[split].append(diagnose(report, rule=ckpt.selector.cfg.pick))
+            for r in report.results:
+                (rows if split == "test" else val_rows).setdefault((r.method, r.budget), []).append(r)
             if split == "test":
-                for r in report.results:
-                    rows.setdefault((r.method, r.budget), []).append(r)
                 test_videos, cost = report.videos, report.cost
         print(f"seed {seed}: test " + ", ".join(f"n={n} SMART {100 * report.result('smart', n).accuracy:.1f}"
                                                 for n in budgets), flush=True)
@@ -83,6 +87,9 @@ def main() -> None:
         accs = 100 * np.array([r.accuracy for r in rows[(method, n)]])
         return f"{accs.mean():.1f}" + (f"±{accs.std():.1f}" if method in ("smart", "sfs", "gs", "random") else "")
 
+    print("\nval accuracy % (choose settings here), mean over seeds: " + "; ".join(
+        f"{m} " + "/".join(f"{100 * np.mean([r.accuracy for r in val_rows[(m, n)]]):.1f}" for n in budgets)
+        for m in ("smart", "uniform")) + f"; all {100 * np.mean([r.accuracy for r in val_rows[('all', None)]]):.1f}")
     print(f"\n{test_videos} test videos, {len(seeds)} training seeds; accuracy % (mean±std over seeds) | GFLOPs per video")
     print(f"{'method':<12}" + "".join(f"{'n=' + str(n):>12}" for n in budgets) + "  |" +
           "".join(f"{'n=' + str(n):>8}" for n in budgets) + f"{'ms (n=' + str(budgets[0]) + ')':>12}")
@@ -93,6 +100,10 @@ def main() -> None:
         accs = [cell(*k) for k in keys]
         print(f"{method:<12}" + "".join(f"{a:>12}" for a in accs) + " " * (12 * (len(budgets) - len(keys))) + "  |"
               + "".join(f"{g:>8.1f}" for g in gflops) + " " * (8 * (len(budgets) - len(keys))) + f"{ms:>12.0f}")
+    diff = {n: 100 * (np.array([r.accuracy for r in rows[("smart", n)]]) - np.array([r.accuracy for r in rows[("uniform", n)]]))
+            for n in budgets}
+    print("SMART - uniform, points paired by seed: mean (min over seeds) "
+          + "  ".join(f"n={n} {d.mean():+.1f} ({d.min():+.1f})" for n, d in diff.items()))
     print("mAP %: " + "; ".join(f"{m} " + "/".join(f"{100 * np.mean([r.map for r in rows[(m, n)]]):.1f}" for n in budgets)
                                 for m in ("smart", "uniform")) + f"; all {100 * np.mean([r.map for r in rows[('all', None)]]):.1f}")
     annotated = [r for r in rows[("smart", budgets[0])] if r.selection_precision is not None]
@@ -112,7 +123,7 @@ def main() -> None:
         print(f"over the seeds: Spearman delta/gamma/score {' / '.join(f'{v:.2f}' for v in sp.mean(0))}; "
               f"SMART span at n=4 {100 * span.mean():.0f} %")
     print("\n" + PAPER)
-    (work / "results.json").write_text(json.dumps({
+    (work / f"results-{args.annotations}.json").write_text(json.dumps({
         "rows": {f"{m}@{n}": [r.accuracy for r in v] for (m, n), v in rows.items()},
         "diagnosis": {s: [d.to_dict() for d in ds] for s, ds in diagnoses.items()}}, indent=1, default=str))
     print(f"\nwhole run: {time.perf_counter() - began:.0f} s")

@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="1,2,4,8,16")
     parser.add_argument("--candidate-fps", type=float, default=2.0)
     parser.add_argument("--light-precision", default="float32",
-                        help="float32 here (default): on a CPU without AVX-512 BF16 the bfloat16 light pass runs 15x slower")
+                        help="of the light pass; float32 (default) gives the same features on every CPU")
     parser.add_argument("--annotations", default=TrainConfig().annotations, choices=ANNOTATIONS,
                         help="how training uses the segments (smartframes train --annotations)")
     parser.add_argument("--split", default="test", choices=("val", "test"), help="where to evaluate (choose on val)")
@@ -152,6 +152,10 @@ def print_table(rows, budgets, report, seeds: int) -> None:
             if any(v is None for vs in values for v in vs):
                 continue
             print(f"{method:<12}" + "".join(f"{_mean_std(v, scale, digits):>13}" for v in values))
+    diff = {n: 100 * (np.array([r.accuracy for r in rows[("smart", n)]]) - np.array([r.accuracy for r in rows[("uniform", n)]]))
+            for n in budgets}
+    print("\nSMART - uniform, accuracy points paired by seed: mean (min over seeds)  "
+          + "  ".join(f"n={n} {d.mean():+.1f} ({d.min():+.1f})" for n, d in diff.items()))
     print("\nGFLOPs per video\n" + f"{'method':<12}" + "".join(f"{'n=' + str(n):>13}" for n in budgets))
     for method in METHODS:
         keys = [(method, None)] if method == "all" else [(method, n) for n in budgets]

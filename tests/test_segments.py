@@ -18,7 +18,7 @@ from smartframes.features.store import FeatureStore
 from smartframes.io.video import iter_frames, write_video
 from smartframes.selection.head import BACKGROUND, HeadConfig, frame_labels, train_head
 from smartframes.selection.methods import uniform_frames
-from smartframes.selection.train import ANNOTATIONS, TrainConfig, annotated_target, train_selector
+from smartframes.selection.train import ANNOTATIONS, TrainConfig, annotated_target, choose_annotations, train_selector
 
 
 def test_activitynet_json(tmp_path):
@@ -206,11 +206,47 @@ def test_training_uses_the_annotations_it_is_told_to(tmp_path, make_toy_store):
         logs[use] = (ckpt, said[0])
     assert "annotated" not in logs["ignore"][1] and "24 annotated: head on their action, even outside it" in logs["head"][1]
     assert "target ranks the action first" in logs["target"][1]
+    assert "--annotations auto chose" in logs["auto"][1]
+    assert logs["auto"][0].meta["training"]["annotations"] in ("target", "ignore")  # stored as chosen
     report = evaluate(store, None, (1,), ckpt=logs["head"][0], split="val")
     videos = [v for v, _ in report.scored]
     right = {use: np.mean([(logs[use][0].head.probabilities(v.emb[masks[v.id]]).argmax(1) == v.label).mean()
                            for v in videos]) for use in ("ignore", "head")}
     assert right["head"] >= right["ignore"]
+
+
+def _videos(rng, centres, kinds, label_of, n_videos, action_share=0.25, T=16):
+    """Embeddings of videos of 2 classes: the action's frames at ``centres[label]``, the others at
+    ``centres[kinds(label, k)]`` (the k-th video of that class); and their action masks."""
+    emb, labels, inside = [], [], []
+    for k in range(n_videos):
+        label = label_of(k)
+        m = np.arange(T) < int(action_share * T)
+        around = centres[kinds(label, k)]
+        emb.append(np.where(m[:, None], centres[label], around) + rng.normal(size=(T, centres.shape[1])))
+        labels.append(label)
+        inside.append(m)
+    return [e.astype(np.float32) for e in emb], labels, inside
+
+
+def test_auto_annotations_take_the_head_that_reads_val_videos_better():
+    """Filler whose look goes with the class in training by chance and not in val: the head that
+    spreads evenly outside the action wins. Context that names the class (the court around the
+    shot) and an action that looks alike in both classes: the head on every frame wins."""
+    rng = np.random.default_rng(0)
+    cfg = HeadConfig(in_dim=8, num_classes=2, epochs=100)
+    centres = rng.normal(size=(4, 8)) * 3  # 0, 1: the two actions; 2, 3: two kinds of filler
+    train = _videos(rng, centres, lambda c, k: 2 + c, lambda k: k % 2, 40)  # class 0 always beside filler 2
+    val = _videos(rng, centres, lambda c, k: 3 - c, lambda k: k % 2, 20)  # ... in val beside filler 3
+    chosen, acc = choose_annotations(*train, *val[:2], cfg)
+    assert chosen == "target" and acc["target"] > acc["ignore"] + 0.5, acc
+
+    centres = np.concatenate([rng.normal(size=(1, 8)) * 3] * 2 + [rng.normal(size=(2, 8)) * 3])
+    centres[1] += 0.05  # the two actions look alike; the context (2 for class 0, 3 for class 1) does not
+    train = _videos(rng, centres, lambda c, k: 2 + c, lambda k: k % 2, 40)
+    val = _videos(rng, centres, lambda c, k: 2 + c, lambda k: k % 2, 20)
+    chosen, acc = choose_annotations(*train, *val[:2], cfg)
+    assert chosen == "ignore" and acc["ignore"] > acc["target"] + 0.3, acc
 
 
 def test_select_sheet_marks_the_frames_inside_the_action(tmp_path, index_frames, monkeypatch, capsys):

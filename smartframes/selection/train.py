@@ -41,12 +41,32 @@ def within_video_rank(p: np.ndarray) -> np.ndarray:
 
 
 TARGETS = {"probability": lambda p: p, "rank": within_video_rank}
-ANNOTATIONS = ("ignore", "head", "target")
+ANNOTATIONS = ("auto", "ignore", "head", "target")
 """How training uses temporal annotations where the store has them: ``head`` trains the expensive head
 (and the heads that make the oracle targets) on the class inside the action and on an even spread
 over the classes outside it (:data:`~smartframes.selection.head.BACKGROUND`); ``target`` does that
 and also puts every frame inside the action above every frame outside it in the selector's target;
-``ignore`` uses neither (every frame of a video labelled with its class)."""
+``ignore`` uses neither (every frame of a video labelled with its class); ``auto`` is ``target`` or
+``ignore``, whichever head is right on more val videos with every candidate pooled
+(:func:`choose_annotations`): frames outside an annotated action may be filler to ignore (long
+videos) or context that names the class (the court around a basketball shot)."""
+
+
+def choose_annotations(train_emb: list[np.ndarray], train_labels: list[int], inside: list[np.ndarray | None],
+                       val_emb: list[np.ndarray], val_labels: list[int], head_cfg: HeadConfig,
+                       seed: int = 0) -> tuple[str, dict[str, float]]:
+    """``"target"`` or ``"ignore"`` for :attr:`TrainConfig.annotations` ``"auto"``: a head trained on
+    the annotated actions (``inside``: per training video a bool mask (T_i,), or None) and one trained
+    on every frame, each scored on the val videos by its mean probability over all their frames.
+    Ties go to ``"target"``. Returns the choice and the val video accuracy of each."""
+    x = np.concatenate(train_emb)
+    accuracy = {}
+    for name, masks in (("target", inside), ("ignore", [None] * len(train_emb))):
+        y = np.concatenate([frame_labels(label, m, len(e)) for label, m, e in zip(train_labels, masks, train_emb)])
+        head = train_head(x, y, head_cfg, seed)
+        pooled = np.array([head.probabilities(e).mean(0).argmax() for e in val_emb])
+        accuracy[name] = float(np.mean(pooled == np.array(val_labels)))
+    return ("target" if accuracy["target"] >= accuracy["ignore"] else "ignore"), accuracy
 
 
 def annotated_target(p: np.ndarray, inside: np.ndarray, target: str) -> np.ndarray:
@@ -105,7 +125,7 @@ class TrainConfig:
     keep: str = "best"
     val_budget: int = 4  # n used for picking the epoch by validation accuracy
     folds: int = 5  # cross-fitting folds for the oracle targets
-    annotations: str = "target"  # how temporal annotations are used where the store has them (ANNOTATIONS)
+    annotations: str = "auto"  # how temporal annotations are used where the store has them (ANNOTATIONS)
     seed: int = 0
 
     def __post_init__(self):
@@ -208,7 +228,16 @@ def train_selector(
     # expensive head on every training frame (inside the action, where annotated); cross-fitted oracle
     # targets for the training videos
     inside = {v.id: inside_segments(v.times, v.segments, classes[v.label]) if v.segments else None for v in train}
-    annotated = {k: m for k, m in inside.items() if m is not None and m.any() and cfg.annotations != "ignore"}
+    inside = {k: m for k, m in inside.items() if m is not None and m.any()}
+    choice = ""
+    if inside and cfg.annotations == "auto":
+        chosen, val_acc = choose_annotations([v.emb for v in train], [v.label for v in train],
+                                             [inside.get(v.id) for v in train], [v.emb for v in val],
+                                             [v.label for v in val], head_cfg, cfg.seed)
+        choice = f"; --annotations auto chose {chosen} (val videos right, all frames pooled: " \
+                 f"target {val_acc['target']:.3f}, ignore {val_acc['ignore']:.3f})"
+        cfg = replace(cfg, annotations=chosen)
+    annotated = inside if cfg.annotations != "ignore" else {}
     frames = [annotated.get(v.id, np.ones(len(v.emb), bool)) for v in train]
     head = train_head(np.concatenate([v.emb for v in train]),
                       np.concatenate([frame_labels(v.label, f, len(v.emb)) for v, f in zip(train, frames)]), head_cfg, cfg.seed)
@@ -234,7 +263,7 @@ def train_selector(
     val_frame_acc = float(np.mean(np.concatenate([v.probs.argmax(1) == v.label for v in val])))
     log(f"expensive head: {len(train)} train videos"
         + (f" ({len(annotated)} annotated: head on their action, even outside it{', target ranks the action first' if cfg.annotations == 'target' else ''})" if annotated else "")
-        + f", val frame accuracy {val_frame_acc:.3f}")
+        + f", val frame accuracy {val_frame_acc:.3f}" + choice)
 
     selector = SmartSelector(selector_cfg)
     selector.set_input_statistics(torch.from_numpy(np.concatenate([v.x for v in train])))
