@@ -24,7 +24,8 @@ from smartframes.spec import FeatureSpec
 settings.register_profile("smartframes-tests", database=None)
 settings.load_profile("smartframes-tests")
 
-REAL_CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-clips"
+# resolved: the dataset readers store real paths, and ../shared may be a link
+REAL_CLIPS = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-clips").resolve()
 UCF101_9 = REAL_CLIPS.parent / "ucf101-9"
 ABSENT = "../shared/data/real-clips is not present (a fresh clone)"
 
