@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from smartframes.evaluation.diagnosis import diagnose, format_diagnosis
-from smartframes.evaluation.evaluate import evaluate
+from smartframes.evaluation.evaluate import evaluate, format_paired
 from smartframes.scale.extract import extract_dataset
 from smartframes.selection.checkpoint import load_checkpoint
 from smartframes.selection.methods import METHODS
@@ -100,10 +100,7 @@ def main() -> None:
         accs = [cell(*k) for k in keys]
         print(f"{method:<12}" + "".join(f"{a:>12}" for a in accs) + " " * (12 * (len(budgets) - len(keys))) + "  |"
               + "".join(f"{g:>8.1f}" for g in gflops) + " " * (8 * (len(budgets) - len(keys))) + f"{ms:>12.0f}")
-    diff = {n: 100 * (np.array([r.accuracy for r in rows[("smart", n)]]) - np.array([r.accuracy for r in rows[("uniform", n)]]))
-            for n in budgets}
-    print("SMART - uniform, points paired by seed: mean (min over seeds) "
-          + "  ".join(f"n={n} {d.mean():+.1f} ({d.min():+.1f})" for n, d in diff.items()))
+    print(format_paired(rows, budgets))
     print("mAP %: " + "; ".join(f"{m} " + "/".join(f"{100 * np.mean([r.map for r in rows[(m, n)]]):.1f}" for n in budgets)
                                 for m in ("smart", "uniform")) + f"; all {100 * np.mean([r.map for r in rows[('all', None)]]):.1f}")
     annotated = [r for r in rows[("smart", budgets[0])] if r.selection_precision is not None]

@@ -26,7 +26,7 @@ import numpy as np
 
 from smartframes.data.dataset import VIDEO_SUFFIXES
 from smartframes.data.untrimmed import UntrimmedConfig, build_untrimmed
-from smartframes.evaluation.evaluate import evaluate
+from smartframes.evaluation.evaluate import evaluate, format_paired
 from smartframes.scale.extract import extract_dataset
 from smartframes.selection.checkpoint import load_checkpoint
 from smartframes.selection.methods import METHODS
@@ -152,10 +152,7 @@ def print_table(rows, budgets, report, seeds: int) -> None:
             if any(v is None for vs in values for v in vs):
                 continue
             print(f"{method:<12}" + "".join(f"{_mean_std(v, scale, digits):>13}" for v in values))
-    diff = {n: 100 * (np.array([r.accuracy for r in rows[("smart", n)]]) - np.array([r.accuracy for r in rows[("uniform", n)]]))
-            for n in budgets}
-    print("\nSMART - uniform, accuracy points paired by seed: mean (min over seeds)  "
-          + "  ".join(f"n={n} {d.mean():+.1f} ({d.min():+.1f})" for n, d in diff.items()))
+    print("\n" + format_paired(rows, budgets))
     print("\nGFLOPs per video\n" + f"{'method':<12}" + "".join(f"{'n=' + str(n):>13}" for n in budgets))
     for method in METHODS:
         keys = [(method, None)] if method == "all" else [(method, n) for n in budgets]

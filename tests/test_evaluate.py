@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from smartframes.cli.main import main
 from smartframes.errors import SmartframesError
 from smartframes.evaluation.cost import count_flops
-from smartframes.evaluation.evaluate import evaluate, format_table
+from smartframes.evaluation.evaluate import evaluate, format_paired, format_table
 from smartframes.selection.methods import METHODS, choose, random_frames, uniform_frames
 from smartframes.selection.scoring import score_videos
 from smartframes.selection.train import TrainConfig, train_selector
@@ -63,6 +63,13 @@ def test_budget_at_least_candidates_equals_all(toy_eval):
     assert rows[("smart", 4)]["gflops_per_video"] < rows[("all", None)]["gflops_per_video"]
     table = format_table(evaluation)
     assert "SMART" in table and "All frames" in table and "n=4" not in table
+    for r in evaluation.results:  # one 0/1 per video behind every deterministic accuracy
+        assert (r.correct is None) == (r.method == "random")
+        assert r.correct is None or (len(r.correct) == report["videos"] and np.mean(r.correct) == pytest.approx(r.accuracy))
+    runs = {(r.method, r.budget): [r, r] for r in evaluation.results}
+    line = format_paired(runs, [4])
+    gap = 100 * (rows[("smart", 4)]["accuracy"] - rows[("uniform", 4)]["accuracy"])
+    assert f"n=4 {gap:+.1f} [" in line and f"(worst run {gap:+.1f})" in line
 
 
 def test_cli_json_has_the_documented_fields(toy_eval, tmp_path, capsys):
@@ -271,3 +278,20 @@ def test_selector_from_other_classes_against_this_stores_recogniser(tmp_path, ma
     assert "6 test videos" in capsys.readouterr().out
     with pytest.raises(SmartframesError, match="unknown to the recogniser: class0"):
         evaluate(store, None, (2,), ckpt=selector, recogniser=recogniser)
+
+
+def test_paired_difference_and_its_bootstrap_interval():
+    from smartframes.evaluation.metrics import paired_difference
+
+    a = np.array([[1, 1, 0, 1], [1, 0, 0, 1]])  # (runs, videos)
+    b = np.array([[0, 1, 0, 0], [1, 0, 1, 0]])
+    mean, low, high = paired_difference(a, b)
+    assert mean == pytest.approx(np.mean(a - b)) and low <= mean <= high
+    assert paired_difference(a, a) == (0.0, 0.0, 0.0)
+    ones, zeros = np.ones((3, 50)), np.zeros((3, 50))
+    assert paired_difference(ones, zeros) == (1.0, 1.0, 1.0)
+    half = np.tile(np.r_[np.ones(25), np.zeros(25)], (3, 1))
+    mean, low, high = paired_difference(half, zeros)
+    assert mean == 0.5 and 0.3 < low < 0.5 < high < 0.7  # binomial spread of 50 videos: about +-0.14
+    with pytest.raises(ValueError, match="videos"):
+        paired_difference(np.zeros((2, 0)), np.zeros((2, 0)))

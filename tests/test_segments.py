@@ -18,6 +18,7 @@ from smartframes.features.store import FeatureStore
 from smartframes.io.video import iter_frames, write_video
 from smartframes.selection.head import BACKGROUND, HeadConfig, frame_labels, train_head
 from smartframes.selection.methods import uniform_frames
+from smartframes.selection.networks import SelectorConfig
 from smartframes.selection.train import ANNOTATIONS, TrainConfig, annotated_target, choose_annotations, train_selector
 
 
@@ -208,6 +209,13 @@ def test_training_uses_the_annotations_it_is_told_to(tmp_path, make_toy_store):
     assert "target ranks the action first" in logs["target"][1]
     assert "--annotations auto chose" in logs["auto"][1]
     assert logs["auto"][0].meta["training"]["annotations"] in ("target", "ignore")  # stored as chosen
+    # the frame evidence where annotations keep the action apart, and only there
+    assert all(logs[use][0].selector.evidence is not None for use in ("head", "target"))
+    assert logs["ignore"][0].selector.evidence is None and logs["ignore"][0].selector.cfg.use_evidence is False
+    assert (logs["auto"][0].selector.evidence is None) == (logs["auto"][0].meta["training"]["annotations"] == "ignore")
+    plain, _ = train_selector(store, None, TrainConfig(epochs=1, annotations="target"), SelectorConfig(use_evidence=False),
+                              progress=False, log=lambda m: None)
+    assert plain.selector.evidence is None
     report = evaluate(store, None, (1,), ckpt=logs["head"][0], split="val")
     videos = [v for v, _ in report.scored]
     right = {use: np.mean([(logs[use][0].head.probabilities(v.emb[masks[v.id]]).argmax(1) == v.label).mean()

@@ -204,3 +204,64 @@ def test_selector_only_checkpoint_round_trip(toy, tmp_path):
         evaluate(root / "store", tmp_path / "generic", (2,))
     report = evaluate(root / "store", tmp_path / "generic", (2,), recogniser=root / "ckpt")
     assert report.result("smart", 2).accuracy > 0.5
+
+
+def test_frame_evidence_is_high_on_the_classes_and_low_on_footage_never_seen():
+    from smartframes.selection.train import fit_evidence
+
+    rng = np.random.default_rng(0)
+    D, C = 40, 3
+    centres = 3 * rng.normal(size=(C, D)).astype(np.float32)
+    labels = np.repeat(np.arange(C), 200)
+    action = centres[labels] + rng.normal(size=(len(labels), D)).astype(np.float32)
+    selector = SmartSelector(SelectorConfig(in_dim=D, num_classes=C, glove_dim=2))
+    filler_seen = 3 * rng.normal(size=D).astype(np.float32) + rng.normal(size=(300, D)).astype(np.float32)
+    selector.set_input_statistics(torch.from_numpy(np.concatenate([action, filler_seen])))
+    fit_evidence(selector, action, labels)  # fitted to the action frames only
+    new_action = centres[labels[::10]] + rng.normal(size=(len(labels[::10]), D)).astype(np.float32)
+    never_seen = 3 * rng.normal(size=D).astype(np.float32) + rng.normal(size=(60, D)).astype(np.float32)
+
+    def evidence(x):
+        return selector.frame_evidence(selector.prepare(torch.from_numpy(x)[None], torch.ones(1, len(x), dtype=bool)))[0]
+
+    assert evidence(new_action).mean() > 0.9 and evidence(never_seen).mean() < 0.7
+    assert evidence(new_action).mean() - evidence(never_seen).mean() > 0.3
+
+
+def test_frame_evidence_of_two_classes_and_of_one():
+    from sklearn.linear_model import LogisticRegression
+
+    from smartframes.selection.train import fit_evidence
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(100, 6)).astype(np.float32)
+    labels = np.where(x[:, 0] > 0, 2, 0)  # classes 0 and 2 of 3: class 1 has no frames
+    selector = SmartSelector(SelectorConfig(in_dim=6, num_classes=3, glove_dim=2))
+    selector.set_input_statistics(torch.from_numpy(x))
+    fit_evidence(selector, x, labels, c=1.0)
+    z = selector.prepare(torch.from_numpy(x)[None], torch.ones(1, 100, dtype=bool))[0]
+    probs = torch.softmax(selector.evidence(z), -1).detach().numpy()
+    want = LogisticRegression(C=1.0, max_iter=1000).fit(z.numpy(), labels).predict_proba(z.numpy())
+    np.testing.assert_allclose(probs[:, [0, 2]], want, atol=1e-4)
+    assert probs[:, 1].max() < 1e-9
+    fit_evidence(selector, x, np.full(100, 1))  # one class: no evidence either way, every frame alike
+    assert torch.allclose(selector.frame_evidence(z[None]), torch.ones(1, 100))
+
+
+def test_checkpoint_written_before_the_frame_evidence_loads_and_scores_as_it_did(toy, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    root, _, ckpt, _ = toy
+    old = tmp_path / "old"
+    save_checkpoint(old, ckpt)
+    config = json.loads((old / "config.json").read_text())
+    del config["selector"]["use_evidence"]
+    (old / "config.json").write_text(json.dumps(config))
+    weights = {k: v for k, v in load_file(str(old / "model.safetensors")).items() if not k.startswith("selector.evidence.")}
+    save_file(weights, str(old / "model.safetensors"))
+    loaded = load_checkpoint(old)
+    assert loaded.selector.cfg.use_evidence is False and loaded.selector.evidence is None
+    with FeatureStore.open(root / "store") as store:
+        test = load_videos(store, "test", ckpt.classes)
+    for (score, delta, gamma) in score_videos(loaded.selector, test):
+        np.testing.assert_allclose(score, delta * gamma, rtol=1e-6)

@@ -173,7 +173,7 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                       val_budget=args.val_budget, seed=args.seed, target=args.target, annotations=args.annotations)
     sel = SelectorConfig(pairs=not args.no_pairs, use_sfs=not args.gs_only, use_gs=not args.sfs_only,
-                         use_glove=not args.no_glove, pick=args.pick)
+                         use_glove=not args.no_glove, pick=args.pick, use_evidence=not args.no_evidence)
     if args.gamma_as_printed:
         sel, cfg = sel.as_printed(), cfg.as_printed()
     _output_folder(args.out)
@@ -501,6 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gs-only", action="store_true", help="ablation: score with gamma alone")
     p.add_argument("--no-pairs", action="store_true", help="ablation: single-frame input to the global selector")
     p.add_argument("--no-glove", action="store_true", help="ablation: visual features only")
+    p.add_argument("--no-evidence", action="store_true",
+                   help="ablation: score by delta and gamma alone, without the frame evidence of the classes")
     p.add_argument("--gamma-as-printed", action="store_true",
                    help="the global selector exactly as the paper prints it: Eq. 5 on the running sum omega_t and "
                    "trained by Eq. 7 alone (default: Eq. 5 on frame t, gamma also regressed onto the oracle)")

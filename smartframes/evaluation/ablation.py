@@ -5,22 +5,26 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from ..features.store import FeatureStore
 from ..selection.checkpoint import Checkpoint
 from ..selection.networks import SelectorConfig
 from ..selection.train import TrainConfig, train_selector
 from .evaluate import evaluate
 
 AS_PRINTED = "Global selector as printed (Eq. 5 on omega_t, trained by Eq. 7 alone)"
-VARIANTS = [  # (section, row, selector switches, global selector as printed): paper Table 1, then our departure
-    ("Input features", "VF", {"use_glove": False, "use_sfs": False, "pairs": False}, False),
-    ("Input features", "VF + GloVe", {"use_sfs": False, "pairs": False}, False),
-    ("Selector", "SFS only", {"use_gs": False, "pairs": False}, False),
-    ("Selector", "GS only", {"use_sfs": False, "pairs": False}, False),
-    ("Selector", "SFS + GS", {"pairs": False}, False),
+VARIANTS = [  # (section, row, selector switches, global selector as printed): paper Table 1, then our departures
+    ("Input features", "VF", {"use_glove": False, "use_sfs": False, "pairs": False, "use_evidence": False}, False),
+    ("Input features", "VF + GloVe", {"use_sfs": False, "pairs": False, "use_evidence": False}, False),
+    ("Selector", "SFS only", {"use_gs": False, "pairs": False, "use_evidence": False}, False),
+    ("Selector", "GS only", {"use_sfs": False, "pairs": False, "use_evidence": False}, False),
+    ("Selector", "SFS + GS", {"pairs": False, "use_evidence": False}, False),
     ("", "SMART 2-frame input", {}, False),
-    (AS_PRINTED, "SMART 2-frame input", {}, True),
-    (AS_PRINTED, "GS only", {"use_sfs": False}, True),
+    (AS_PRINTED, "SMART 2-frame input", {"use_evidence": False}, True),
+    (AS_PRINTED, "GS only", {"use_sfs": False, "use_evidence": False}, True),
 ]
+WITHOUT_EVIDENCE = ("", "without frame evidence", {"use_evidence": False}, False)
+"""Added after our default where the store has temporal annotations: elsewhere training leaves the
+frame evidence out anyway (:func:`~smartframes.selection.train.train_selector`)."""
 
 
 @dataclass(frozen=True)
@@ -59,10 +63,13 @@ def variant_configs(switches: dict, printed: bool, train_cfg: TrainConfig) -> tu
     return (selector.as_printed(), train_cfg.as_printed()) if printed else (selector, train_cfg)
 
 
-def _trained_as(ckpt: Checkpoint) -> tuple[SelectorConfig, dict]:
-    """A checkpoint's selector settings (its data-given widths reset) and training settings."""
+def _trained_as(ckpt: Checkpoint, annotated: bool) -> tuple[SelectorConfig, dict]:
+    """A checkpoint's selector settings as asked for (its data-given widths reset; without
+    annotations, the frame evidence that training left out as asked) and training settings."""
     plain = SelectorConfig()
-    return replace(ckpt.selector.cfg, in_dim=plain.in_dim, num_classes=plain.num_classes), ckpt.meta.get("training")
+    evidence = ckpt.selector.cfg.use_evidence if annotated else plain.use_evidence
+    return (replace(ckpt.selector.cfg, in_dim=plain.in_dim, num_classes=plain.num_classes, use_evidence=evidence),
+            ckpt.meta.get("training"))
 
 
 def ablation(store_dir, budget: int, train_cfg: TrainConfig | None = None, *, default: Checkpoint | None = None,
@@ -81,9 +88,12 @@ def ablation(store_dir, budget: int, train_cfg: TrainConfig | None = None, *, de
     train_cfg = train_cfg or TrainConfig()
     trained: dict[tuple[SelectorConfig, TrainConfig], Checkpoint] = {}
     rows, baselines = [], None
-    for section, name, switches, printed in VARIANTS:
+    with FeatureStore.open(store_dir) as store:
+        annotated = store.count_annotated() > 0
+    variants = VARIANTS[:6] + [WITHOUT_EVIDENCE] * annotated + VARIANTS[6:]
+    for section, name, switches, printed in variants:
         key = variant_configs(switches, printed, train_cfg)
-        if key not in trained and default is not None and _trained_as(default) == (key[0], asdict(key[1])):
+        if key not in trained and default is not None and _trained_as(default, annotated) == (key[0], asdict(key[1])):
             trained[key] = default
         if key not in trained:
             log(f"ablation: training {name}" + (f" ({section})" if printed else ""))

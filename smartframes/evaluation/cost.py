@@ -114,9 +114,10 @@ def build_cost_model(ckpt: Checkpoint, lengths: set[int], timing_batch: int = 16
             exp_ms = _best_ms(lambda: head(expensive.forward_features(batch_e))) / batch
     selector = ckpt.selector.eval()
 
-    def scoring(x, mask, partners):  # the networks the score needs: SFS, GS or both
+    def scoring(x, mask, partners):  # the networks the score needs: SFS, GS or both, and the frame evidence
         x = selector.prepare(x, mask)
-        return (selector.sfs(x) if cfg.use_sfs else None), (selector.gs(x, mask, partners) if cfg.use_gs else None)
+        return ((selector.sfs(x) if cfg.use_sfs else None), (selector.gs(x, mask, partners) if cfg.use_gs else None),
+                selector.frame_evidence(x) if selector.evidence is not None else None)
 
     sel_flops, sel_ms = {}, {}
     for T in sorted(lengths):

@@ -4,7 +4,7 @@ Every method (:mod:`smartframes.selection.methods`) picks frames among a test vi
 the prediction average-pools the expensive classifier's per-frame probabilities over the picked
 frames (the paper's protocol).
 
-- ``smart``: top-n by s = delta * gamma; ``sfs``: by delta; ``gs``: by gamma;
+- ``smart``: top-n by s = delta * gamma * e (e: the frame evidence); ``sfs``: by delta; ``gs``: by gamma;
 - ``uniform``: n evenly spaced candidates; ``random``: n at random (mean and std over 10 seeds);
 - ``all``: every candidate; ``oracle``: the n frames where the classifier is most confident of
   the true class (an upper bound no selector can pass).
@@ -33,7 +33,7 @@ from ..data.segments import Segment, inside_segments, mask_segments, segment_rec
 from ..selection.scoring import VideoData, load_frame_probabilities, load_videos, score_videos, video_prediction
 from ..spec import FeatureSpec
 from .cost import CostModel, build_cost_model
-from .metrics import hit_at_1, mean_average_precision
+from .metrics import hit_at_1, mean_average_precision, paired_difference
 
 RANDOM_SEEDS = 10
 
@@ -52,6 +52,7 @@ class MethodResult:
     selection_precision: float | None  # share of chosen frames inside a segment of the video's class (annotated videos)
     videos_below_budget: int  # videos with fewer candidates than the budget (all their frames used)
     segment_recall: float | None = None  # share of the annotated segments hit by at least one chosen frame
+    correct: tuple[int, ...] | None = None  # per video, in the split's order: 1 right, 0 wrong (None for random)
 
 
 @dataclass
@@ -217,7 +218,7 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
             results.append(MethodResult(
                 method, n, float(np.mean(accs)), float(np.std(accs)) if runs > 1 else None, float(np.mean(maps)),
                 float(np.mean(gflops)), float(np.mean(ms)), float(np.mean(precisions)) if precisions else None, below,
-                float(np.mean(recalls)) if recalls else None))
+                float(np.mean(recalls)) if recalls else None, None if runs > 1 else tuple(int(r) for r in right)))
     action = [hit_at_1(video_prediction(v.probs, np.flatnonzero(inside)), v.all_labels) for v in videos
               if segments[v.id] is not None and (inside := inside_segments(v.times, segments[v.id], classes[v.label])).any()]
     return Evaluation(
@@ -240,6 +241,21 @@ def video_segments(videos: list[VideoData]) -> dict[str, list[Segment] | None]:
                 step = float(np.median(np.diff(v.times))) if len(v.times) > 1 else 1.0
                 out[v.id] = mask_segments(v.times, truth[v.path]["useful"][v.indices], float(v.times[-1]) + step)
     return out
+
+
+def format_paired(runs: dict[tuple[str, int | None], list[MethodResult]], budgets, method: str = "smart",
+                  baseline: str = "uniform") -> str:
+    """One line: ``method`` minus ``baseline`` in accuracy points at each budget, paired by run (e.g.
+    training seed: ``runs[(method, n)]`` lists one result per run, in the same order for both) and
+    by video, with a 95 % bootstrap interval over the videos and the worst run."""
+    cells = []
+    for n in budgets:
+        a, b = runs[(method, n)], runs[(baseline, n)]
+        mean, low, high = paired_difference(np.array([r.correct for r in a]), np.array([r.correct for r in b]))
+        worst = min(x.accuracy - y.accuracy for x, y in zip(a, b))
+        cells.append(f"n={n} {100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] (worst run {100 * worst:+.1f})")
+    return (f"{method} - {baseline}, accuracy points paired by run and video over {len(runs[(method, budgets[0])])} runs: "
+            "mean [95 % bootstrap interval over videos] (worst run)\n  " + "\n  ".join(cells))
 
 
 def format_table(report: Evaluation) -> str:

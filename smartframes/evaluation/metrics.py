@@ -34,3 +34,24 @@ def mean_average_precision(predictions: np.ndarray, labels: list[list[int]]) -> 
         positive[v, classes] = True
     aps = [average_precision(predictions[:, c], positive[:, c]) for c in range(predictions.shape[1]) if positive[:, c].any()]
     return float(np.mean(aps)) if aps else float("nan")
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean difference of two methods' per-video results, paired by run and by video, with a 95 %
+    bootstrap interval over videos (the test videos are the sample; the runs, e.g. training seeds,
+    are averaged inside each draw).
+
+    Args:
+        a, b: (runs, videos) of 0/1 (right or wrong), the same videos in the same order.
+
+    Returns:
+        (mean, low, high) of mean(a - b), as fractions.
+    """
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)  # (runs, videos)
+    if d.ndim != 2 or d.shape[1] == 0:
+        raise ValueError(f"need (runs, videos) with at least one video, got shape {d.shape}")
+    per_video = d.mean(0)  # (videos,)
+    idx = np.random.default_rng(seed).integers(0, len(per_video), size=(draws, len(per_video)))
+    boot = per_video[idx].mean(1)  # (draws,)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return float(per_video.mean()), float(low), float(high)

@@ -107,6 +107,8 @@ def load_checkpoint(path: str | os.PathLike, expect_spec: FeatureSpec | None = N
         raise CheckpointError(f"{cfg_path}: not valid JSON ({e})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{cfg_path}: unknown format {config.get('format') if isinstance(config, dict) else None!r}, expected {FORMAT!r}")
+    if isinstance(config.get("selector"), dict):  # written before the frame evidence existed
+        config["selector"].setdefault("use_evidence", False)
     try:
         sel_cfg = config_from_dict(SelectorConfig, config.get("selector"), "selector", cfg_path)
         head_cfg = None if config.get("head") is None else config_from_dict(HeadConfig, config["head"], "head", cfg_path)

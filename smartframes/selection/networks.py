@@ -8,7 +8,11 @@ pairs Z_i = [E(X_i) : E(X_r)] and the LSTM stay small enough to score 300 frames
 Eq. 1-7 then apply to Z as written, with one change by default (``gamma_from_frame``): Eq. 5 takes
 frame t's own beta_t Z_t where the paper has the running sum omega_t, because a gamma computed
 from omega_t is a smooth function of position that cannot single out a frame (README, "Where we
-depart from the paper").
+depart from the paper"). A second departure (``use_evidence``) weighs each frame's score by how
+plainly it shows one of the trained classes: the largest class probability of a linear classifier
+on the frame's light features, fitted to the frames of the actions only, so that footage unlike
+anything in training (which delta and gamma, fitted to the training videos' own background, may rate
+high) is not chosen unless it looks like an action of the classes.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ class SelectorConfig:
     gamma_from_frame: bool = True  # Eq. 5 on frame t's beta_t Z_t; False: on omega_t, as printed
     pick: str = "top"  # scores -> n frames: "top" (the n best) or "segments" (the best of each of n segments)
     dropout: float = 0.0  # on the single-frame selector's hidden layer and the global selector's embedding, in training
+    # score also weighs each frame by the light classifier's largest class probability; training turns
+    # it off where no annotation keeps the action apart from the rest (--annotations ignore, or none)
+    use_evidence: bool = True
 
     def __post_init__(self):
         if not (self.use_sfs or self.use_gs):
@@ -199,7 +206,8 @@ class GlobalSelector(nn.Module):
 
 
 class SmartSelector(nn.Module):
-    """Both selectors; the frame score is s_i = delta_i * gamma_i (either alone in the ablations).
+    """Both selectors; the frame score is s_i = delta_i * gamma_i * e_i (delta or gamma alone in the
+    ablations), e_i the frame evidence (:meth:`frame_evidence`; 1 without ``use_evidence``).
 
     Inputs are standardised per feature with the training set's mean and std (buffers, stored in
     the checkpoint): raw Lite0 embeddings span two orders of magnitude per dimension and dwarf the
@@ -213,6 +221,9 @@ class SmartSelector(nn.Module):
         self.register_buffer("x_std", torch.ones(cfg.in_dim))
         self.sfs = SingleFrameSelector(cfg)
         self.gs = GlobalSelector(cfg)
+        # linear classifier of the standardised light features, fitted to the action frames alone
+        # (train.fit_evidence), not by gradient descent with the rest
+        self.evidence = nn.Linear(cfg.in_dim, cfg.num_classes) if cfg.use_evidence else None
 
     def set_input_statistics(self, x: torch.Tensor) -> None:
         """Standardise with the per-feature mean and std of training frames x (N, D)."""
@@ -230,6 +241,11 @@ class SmartSelector(nn.Module):
             x = torch.cat([x[..., : -self.cfg.glove_dim], torch.zeros_like(x[..., -self.cfg.glove_dim :])], -1)
         return x
 
+    def frame_evidence(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardised x (B, T, D) -> e (B, T): the evidence classifier's largest class probability,
+        high on frames that plainly show one of the trained classes, near 1/C on anything else."""
+        return torch.softmax(self.evidence(x).float(), dim=-1).amax(-1)
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor, partners: torch.Tensor | None = None):
         """x (B, T, D), mask (B, T) -> (score (B, T), delta (B, T), GlobalOutput)."""
         x = self.prepare(x, mask)
@@ -237,4 +253,6 @@ class SmartSelector(nn.Module):
         out = self.gs(x, mask, partners)
         ones = mask.float()
         score = (delta if self.cfg.use_sfs else ones) * (out.gamma if self.cfg.use_gs else ones)
+        if self.evidence is not None:
+            score = score * self.frame_evidence(x)
         return score, delta, out

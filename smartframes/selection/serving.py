@@ -46,7 +46,7 @@ class Selection:
     candidate_times: np.ndarray  # (T,)
     delta: np.ndarray | None  # (T,) single-frame selector scores (None: a training-free method)
     gamma: np.ndarray | None  # (T,) global selector scores
-    score: np.ndarray | None  # (T,) delta * gamma (or one of them, per the checkpoint's switches)
+    score: np.ndarray | None  # (T,) delta * gamma * evidence (or less, per the checkpoint's switches)
     label: str | None  # predicted class from the expensive classifier on the selected frames (None: no recogniser)
     probability: float | None
     class_probabilities: dict[str, float] | None

@@ -1,19 +1,22 @@
 """Training: the expensive head (with cross-fitted oracle targets), then SFS and GS together.
 
 The epoch kept is the one with the best validation accuracy of the whole pipeline: select the
-top-n frames by s = delta * gamma, average the head's probabilities over them, compare with the
-label.
+top-n frames by s = delta * gamma (times the frame evidence e, fitted first, where annotations keep
+the action apart from the rest), average the head's probabilities over them, compare with the label.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
 from ..version import __version__
@@ -126,6 +129,7 @@ class TrainConfig:
     val_budget: int = 4  # n used for picking the epoch by validation accuracy
     folds: int = 5  # cross-fitting folds for the oracle targets
     annotations: str = "auto"  # how temporal annotations are used where the store has them (ANNOTATIONS)
+    evidence_c: float = 0.01  # inverse L2 strength of the frame-evidence classifier (scikit-learn's C)
     seed: int = 0
 
     def __post_init__(self):
@@ -141,6 +145,8 @@ class TrainConfig:
             raise SmartframesError(f"unknown annotations use {self.annotations!r}; choose from {', '.join(ANNOTATIONS)}")
         if self.loss not in LOSSES:
             raise SmartframesError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
+        if not self.evidence_c > 0:
+            raise SmartframesError(f"evidence_c must be > 0, got {self.evidence_c}")
         for name in ("epochs", "batch_size", "val_budget", "folds", "smooth"):
             if getattr(self, name) < 1:
                 raise SmartframesError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -149,6 +155,29 @@ class TrainConfig:
         """These settings with the global selector trained as the paper prints it: by Eq. 7 alone,
         gamma not regressed onto the oracle (pair with :meth:`SelectorConfig.as_printed`)."""
         return replace(self, gamma_target=0.0)
+
+
+@torch.no_grad()
+def fit_evidence(selector: SmartSelector, x: np.ndarray, labels: np.ndarray, c: float = 0.01) -> None:
+    """Fit the selector's frame-evidence classifier (multinomial logistic regression, L2 with inverse
+    strength ``c``) to light features x (N, D) of frames showing the classes ``labels`` (N,),
+    standardised as the selector standardises them; classes without frames get no probability."""
+    z = selector.prepare(torch.from_numpy(x)[None], torch.ones(1, len(x), dtype=torch.bool))[0].numpy()  # (N, D)
+    C = selector.cfg.num_classes
+    weight, bias = np.zeros((C, z.shape[1]), np.float32), np.full(C, -30.0, np.float32)
+    present = np.unique(labels)
+    if len(present) < 2:  # nothing to tell apart: an even evidence over the classes there are
+        bias[present] = 0.0
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf = LogisticRegression(C=c, max_iter=1000).fit(z, labels)
+        coef, intercept = clf.coef_, clf.intercept_
+        if len(present) == 2:  # one row for two classes: softmax([0, w.z + b]) is its sigmoid
+            coef, intercept = np.concatenate([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+        weight[clf.classes_], bias[clf.classes_] = coef, intercept
+    selector.evidence.weight.copy_(torch.from_numpy(weight))
+    selector.evidence.bias.copy_(torch.from_numpy(bias))
 
 
 def validation_figures(selector: SmartSelector, videos: list[VideoData], n: int,
@@ -265,9 +294,16 @@ def train_selector(
         + (f" ({len(annotated)} annotated: head on their action, even outside it{', target ranks the action first' if cfg.annotations == 'target' else ''})" if annotated else "")
         + f", val frame accuracy {val_frame_acc:.3f}" + choice)
 
+    # the frame evidence needs frames known to show no class (annotated videos, their outside kept
+    # apart): fitted to every frame, it would learn the background as evidence of the classes
+    if selector_cfg.use_evidence and not annotated:
+        selector_cfg = replace(selector_cfg, use_evidence=False)
     selector = SmartSelector(selector_cfg)
     selector.set_input_statistics(torch.from_numpy(np.concatenate([v.x for v in train])))
-    opt = _optimizer(cfg, selector.parameters())
+    if selector.evidence is not None:  # on the frames inside the annotated actions, all of an unannotated video
+        fit_evidence(selector, np.concatenate([v.x[f] for v, f in zip(train, frames)]),
+                     np.concatenate([np.full(int(f.sum()), v.label) for v, f in zip(train, frames)]), cfg.evidence_c)
+    opt = _optimizer(cfg, [p for name, p in selector.named_parameters() if not name.startswith("evidence.")])
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=0.1)
     gen = torch.Generator().manual_seed(cfg.seed)
     best, best_state, best_epoch, history = (-1.0, 0.0), None, 0, []
@@ -313,5 +349,5 @@ def train_selector(
     if out is not None:
         save_checkpoint(out, ckpt)
     log(f"selector: best val accuracy {best[0]:.3f} at epoch {best_epoch} (n={cfg.val_budget}), "
-        f"{meta['seconds']:.1f} s")
+        f"frame evidence {'on' if selector.evidence is not None else 'off'}, {meta['seconds']:.1f} s")
     return ckpt, {"history": history, **meta}
