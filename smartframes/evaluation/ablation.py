@@ -12,6 +12,9 @@ from ..selection.train import TrainConfig, train_selector
 from .evaluate import evaluate
 
 AS_PRINTED = "Global selector as printed (Eq. 5 on omega_t, trained by Eq. 7 alone)"
+WITHOUT_EVIDENCE = ("", "without frame evidence", {"use_evidence": False}, False)
+"""Run only where the store has temporal annotations: elsewhere training leaves the frame evidence
+out anyway (:func:`~smartframes.selection.train.train_selector`), and the row would repeat ours."""
 VARIANTS = [  # (section, row, selector switches, global selector as printed): paper Table 1, then our departures
     ("Input features", "VF", {"use_glove": False, "use_sfs": False, "pairs": False, "use_evidence": False}, False),
     ("Input features", "VF + GloVe", {"use_sfs": False, "pairs": False, "use_evidence": False}, False),
@@ -19,12 +22,10 @@ VARIANTS = [  # (section, row, selector switches, global selector as printed): p
     ("Selector", "GS only", {"use_sfs": False, "pairs": False, "use_evidence": False}, False),
     ("Selector", "SFS + GS", {"pairs": False, "use_evidence": False}, False),
     ("", "SMART 2-frame input", {}, False),
+    WITHOUT_EVIDENCE,
     (AS_PRINTED, "SMART 2-frame input", {"use_evidence": False}, True),
     (AS_PRINTED, "GS only", {"use_sfs": False, "use_evidence": False}, True),
 ]
-WITHOUT_EVIDENCE = ("", "without frame evidence", {"use_evidence": False}, False)
-"""Added after our default where the store has temporal annotations: elsewhere training leaves the
-frame evidence out anyway (:func:`~smartframes.selection.train.train_selector`)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def ablation(store_dir, budget: int, train_cfg: TrainConfig | None = None, *, de
     rows, baselines = [], None
     with FeatureStore.open(store_dir) as store:
         annotated = store.count_annotated() > 0
-    variants = VARIANTS[:6] + [WITHOUT_EVIDENCE] * annotated + VARIANTS[6:]
+    variants = [v for v in VARIANTS if annotated or v is not WITHOUT_EVIDENCE]
     for section, name, switches, printed in variants:
         key = variant_configs(switches, printed, train_cfg)
         if key not in trained and default is not None and _trained_as(default, annotated) == (key[0], asdict(key[1])):

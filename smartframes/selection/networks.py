@@ -223,7 +223,7 @@ class SmartSelector(nn.Module):
         self.gs = GlobalSelector(cfg)
         # linear classifier of the standardised light features, fitted to the action frames alone
         # (train.fit_evidence), not by gradient descent with the rest
-        self.evidence = nn.Linear(cfg.in_dim, cfg.num_classes) if cfg.use_evidence else None
+        self.evidence = nn.Linear(cfg.in_dim, cfg.num_classes).requires_grad_(False) if cfg.use_evidence else None
 
     def set_input_statistics(self, x: torch.Tensor) -> None:
         """Standardise with the per-feature mean and std of training frames x (N, D)."""

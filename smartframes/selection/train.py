@@ -303,7 +303,7 @@ def train_selector(
     if selector.evidence is not None:  # on the frames inside the annotated actions, all of an unannotated video
         fit_evidence(selector, np.concatenate([v.x[f] for v, f in zip(train, frames)]),
                      np.concatenate([np.full(int(f.sum()), v.label) for v, f in zip(train, frames)]), cfg.evidence_c)
-    opt = _optimizer(cfg, [p for name, p in selector.named_parameters() if not name.startswith("evidence.")])
+    opt = _optimizer(cfg, [p for p in selector.parameters() if p.requires_grad])
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=0.1)
     gen = torch.Generator().manual_seed(cfg.seed)
     best, best_state, best_epoch, history = (-1.0, 0.0), None, 0, []
