@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from smartframes.selection.methods import (
     METHODS, PICKS, TRAINING_FREE, choose, confidence_frames, kcenter_frames, maxvolume_frames, mgsampler_frames, pick,
-    quality_frames, random_frames, scene_bounds, scenes_frames, segment_top, top_n, uniform_frames, usable_frames,
+    quality_frames, quantile_frames, random_frames, scene_bounds, scenes_frames, segment_top, top_n, uniform_frames, usable_frames,
 )
 from smartframes.selection.train import within_video_rank
 
@@ -42,6 +42,28 @@ def test_segments_spread_where_top_n_clusters():
     s = np.r_[np.linspace(1.0, 0.9, 10), np.zeros(30)]  # all the best frames at the start
     assert top_n(s, 4) == [0, 1, 2, 3]
     assert segment_top(s, 4) == [0, 10, 20, 30]
+
+
+@settings(max_examples=200, deadline=None)
+@given(scores, st.integers(1, 80), st.sampled_from([0.0, 0.5, 1.0, 4.0, 50.0, float("inf")]))
+def test_quantile_picks_are_distinct_in_time_order_and_span_uniform_to_top(values, n, exponent):
+    s = np.array(values)
+    chosen = quantile_frames(s, n, exponent)
+    assert chosen == sorted(set(chosen)) and len(chosen) == min(n, len(s)) and all(0 <= i < len(s) for i in chosen)
+    if exponent == 0:
+        assert chosen == uniform_frames(len(s), n)
+    if exponent == float("inf"):
+        assert chosen == top_n(s, n)
+
+
+def test_quantile_picks_follow_the_score_mass():
+    s = np.r_[np.full(30, 0.1), np.full(10, 1.0), np.full(30, 0.1)]  # the scores peak in frames 30-39
+    inside = lambda chosen: np.mean([30 <= i < 40 for i in chosen])  # noqa: E731
+    assert inside(quantile_frames(s, 4, 0.0)) == 0.0  # uniform: evenly spaced, blind to the peak
+    assert inside(quantile_frames(s, 4, 1.0)) == 0.5
+    assert inside(quantile_frames(s, 4, 4.0)) == 1.0
+    spread = quantile_frames(s, 4, 4.0)
+    assert spread != top_n(s, 4) and max(spread) - min(spread) > 3  # spread over the peak, not its first frames
 
 
 @pytest.mark.parametrize("T, n", [(1, 1), (5, 3), (10, 10), (7, 20), (64, 4)])

@@ -97,6 +97,9 @@ def test_the_generic_selector_ships_in_the_package():
 def test_the_generic_selector_selects_without_a_checkpoint(trained, capsys):
     video = sorted((trained / "bench" / "videos").rglob("*.mp4"))[0]
     assert main(["select", str(video), "-n", "4", "--method", "smart", "--json", "--device", "cpu"]) == 0
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out.strip().splitlines()[-1])
     assert out["method"] == "smart" and out["label"] is None and len(out["indices"]) == 4
+    note = [line for line in captured.err.splitlines() if line.startswith("note:")]
+    assert len(note) == 1 and "smartframes train" in note[0]  # the generic selector says it needs training
     assert len(out["score"]) == len(out["candidates"]) == 16

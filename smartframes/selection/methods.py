@@ -65,6 +65,31 @@ def segment_top(scores: np.ndarray, n: int) -> list[int]:
     return [int(a + np.argmax(s[a:b])) for a, b in zip(edges[:-1], edges[1:])]
 
 
+def quantile_frames(scores: np.ndarray, n: int, exponent: float) -> list[int]:
+    """The frames at the n quantile midpoints (k + 1/2) / n of the cumulative distribution of
+    ``scores ** exponent`` over time: exponent 0 spreads the budget evenly (:func:`uniform_frames`),
+    a large one gathers it where the scores peak, and ``inf`` is :func:`top_n`. Where two quantiles
+    fall on one frame, the best-scoring frames not yet chosen fill the budget."""
+    s = np.asarray(scores, np.float64).ravel()
+    T = len(s)
+    if (settled := _settled(T, n)) is not None:
+        return settled
+    if exponent == 0:
+        return uniform_frames(T, n)
+    if np.isinf(exponent) or not s.max() > 0:
+        return top_n(s, n)
+    weight = np.maximum(s / s.max(), 1e-12) ** exponent  # (T,), max 1: no overflow at large exponents
+    cdf = np.cumsum(weight) / weight.sum()
+    at = np.searchsorted(cdf, (np.arange(n) + 0.5) / n).clip(0, T - 1)
+    chosen = list(dict.fromkeys(at.tolist()))
+    for i in np.argsort(-s, kind="stable"):
+        if len(chosen) == n:
+            break
+        if i not in chosen:
+            chosen.append(int(i))
+    return sorted(chosen)
+
+
 PICKS = {"top": top_n, "segments": segment_top}
 """How a selector's scores become n frames: the n best anywhere, or the best of each segment."""
 
