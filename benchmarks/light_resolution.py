@@ -23,6 +23,7 @@ import torch
 
 from smartframes.evaluation.cost import count_flops
 from smartframes.evaluation.evaluate import evaluate
+from smartframes.features.backbones import load_backbone
 from smartframes.features.extractor import FeatureExtractor
 from smartframes.features.store import FeatureStore, VideoFeatures
 from smartframes.io.video import decode, probe
@@ -62,7 +63,7 @@ def light_speed(spec: FeatureSpec, frames: int = 256, batch: int = 32) -> tuple[
     """(GFLOPs, frames/s) of the light features of one frame of ``spec`` on this machine."""
     ex = FeatureExtractor(replace(spec, expensive_backbone=None), batch_size=batch)
     resolution = spec.light_resolution
-    gflops = count_flops(ex.light_model, torch.zeros(1, 3, resolution, resolution)) / 1e9
+    gflops = count_flops(load_backbone(spec.light_backbone), torch.zeros(1, 3, resolution, resolution)) / 1e9
     images = np.random.default_rng(0).integers(0, 255, (batch, resolution, resolution, 3), dtype=np.uint8)
     ex.light_features(images)
     begin = time.perf_counter()

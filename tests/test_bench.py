@@ -58,6 +58,13 @@ def test_bench_reports_every_stage_method_and_ratio_on_both_clips(tmp_path, caps
         assert clip["ratios"]["smart_over_uniform"] == pytest.approx(per["smart"] / per["uniform"])
         assert clip["ratios"]["kcenter_over_uniform"] == pytest.approx(per["kcenter"] / per["uniform"])
         assert f"all / SMART = {clip['ratios']['all_over_smart']:.2f}x faster" in table
+        runtimes = clip["runtimes"]  # every backbone runtime here, the default first, timed on the same frames
+        assert list(runtimes) == result["config"]["runtimes"] and "torch" in runtimes
+        first = runtimes[result["config"]["runtimes"][0]]
+        assert first["light_speedup"] == first["expensive_speedup"] == 1.0
+        for r in runtimes.values():
+            assert r["light_features"]["frames"] == 16 and r["expensive_on_n"]["frames"] == N
+            assert r["light_speedup"] == pytest.approx(r["light_features"]["median_fps"] / first["light_features"]["median_fps"])
     assert set(frames_through["light"]) <= {16}  # the candidates, one batch
     # the expensive classifier sees n frames from every method, every frame from "all"
     assert set(frames_through["expensive"]) == {N, FRAMES, REAL_FRAMES}
@@ -67,6 +74,7 @@ def test_bench_reports_every_stage_method_and_ratio_on_both_clips(tmp_path, caps
     assert all(v["median_s"] > 0 for k, v in cold.items() if k != "clip")
     assert "generated clip:" in table and "real clip: real.mp4" in table and "cold start" in table
     assert "over uniform: " in table and "selector on 300 candidates" in table
+    assert "light features, runtime torch" in table
 
 
 def test_bench_refuses_a_bad_video_before_timing(tmp_path, capsys):

@@ -81,7 +81,7 @@ def test_glove_feature_is_the_mean_of_the_top10_class_vectors(tmp_path, write_cl
     frames = read_frames(root / "red" / "0.mp4", size=ex.spec.decode_sizes.light)
     _, glove, _ = ex.light_features(frames)
     with torch.inference_mode():
-        logits = ex.light_model(to_input(centre_crop(frames, 96), ex.light_spec))
+        logits = ex.light_run(to_input(centre_crop(frames, 96), ex.light_spec))[1]
     vectors, known = class_vectors()
     for row, top in zip(glove, logits.topk(10).indices.numpy()):
         keep = top[known[top]]
@@ -118,8 +118,10 @@ def test_bfloat16_light_features_stay_close_to_float32(tmp_path, write_class_fol
 
     monkeypatch.setattr(device, "cpu_has_bfloat16", lambda: True)  # bfloat16 arithmetic on any CPU
     root = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=1, frames=8)
-    fast = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None))
-    exact = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None, light_precision="float32"))
+    # PyTorch's autocast emulates bfloat16 where the CPU lacks it; OpenVINO would run float32 here
+    fast = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None), runtime="torch")
+    exact = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None, light_precision="float32"),
+                             runtime="torch")
     assert fast.spec.light_precision == "bfloat16"
     frames = np.concatenate([read_frames(p, size=fast.spec.decode_sizes.light) for p in sorted(root.rglob("*.mp4"))])
     (va, _, _), (vb, _, _) = fast.light_features(frames), exact.light_features(frames)

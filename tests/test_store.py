@@ -45,6 +45,47 @@ def test_extract_then_rerun_skips_finished(tmp_path, write_class_folder, small_s
     assert modes == {0o666 & ~UMASK}  # as any new file here, not owner-only as safetensors leaves them
 
 
+@pytest.mark.parametrize("damage", ["bit-flip", "truncate", "zeros", "missing"])
+def test_a_feature_file_damaged_after_writing_is_caught_and_computed_again(tmp_path, write_class_folder, small_spec,
+                                                                         damage, capsys):
+    from smartframes.cli.main import main
+
+    data = write_class_folder(tmp_path / "data")
+    extract_dataset(data, tmp_path / "store", small_spec, progress=False)
+    with FeatureStore.open(tmp_path / "store") as store:
+        victim, *others = store.records(status="done")
+        before = {r.id: store.load(r.id) for r in store.records(status="done")}
+    path = tmp_path / "store" / "features" / f"{victim.id}.safetensors"
+    raw = bytearray(path.read_bytes())
+    if damage == "bit-flip":
+        raw[-5] ^= 0x01  # inside the last tensor: the header still parses
+        path.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        path.write_bytes(bytes(raw[: len(raw) // 2]))
+    elif damage == "zeros":
+        path.write_bytes(bytes(len(raw)))
+    else:
+        path.unlink()
+    with FeatureStore.open(tmp_path / "store") as store:
+        if damage == "bit-flip":  # never silently used: the reader stops, naming the file
+            with pytest.raises(StoreError, match=f"{victim.id}.safetensors: feature file changed since it was written"):
+                store.load(victim.id)
+            assert store.record(victim.id).status == "failed"
+        for r in others:
+            assert all(np.array_equal(store.load(r.id)[k], v) for k, v in before[r.id].items())
+    assert main(["verify", "--store", str(tmp_path / "store")]) == (0 if damage == "bit-flip" else 1)
+    out = capsys.readouterr().out
+    assert f"{len(before) - (damage == 'bit-flip')} finished videos checked" in out
+    with FeatureStore.open(tmp_path / "store") as store:
+        assert [r.id for r in store.records(status="failed")] == [victim.id]
+    again = extract_dataset(data, tmp_path / "store", small_spec, retry_failed=True, progress=False)
+    assert (again.done, again.failed) == (1, 0)  # only the damaged video is computed again
+    with FeatureStore.open(tmp_path / "store") as store:
+        assert store.verify() == []
+        assert np.array_equal(store.load(victim.id)["indices"], before[victim.id]["indices"])
+        np.testing.assert_allclose(store.load(victim.id)["visual"], before[victim.id]["visual"], atol=1e-5)
+
+
 def test_store_refuses_another_spec(tmp_path, write_class_folder, small_spec):
     data = write_class_folder(tmp_path / "data", per_class=1)
     extract_dataset(data, tmp_path / "store", small_spec, progress=False)
@@ -61,6 +102,9 @@ def test_open_errors(tmp_path, write_class_folder, small_spec):
     with FeatureStore.open(tmp_path / "store") as store:
         rec = store.records(status="done")[0]
         store.feature_path(rec.id).write_bytes(b"garbage")
+        with pytest.raises(StoreError, match="checksum mismatch"):
+            store.load(rec.id)
+        store._db.execute("UPDATE videos SET sha256=NULL")  # as a store written before checksums were kept
         with pytest.raises(StoreError, match="unreadable feature file"):
             store.load(rec.id)
 

@@ -27,7 +27,8 @@ import torch
 from ..candidates import candidate_indices
 from ..device import check_device, precision, resolve_device, run_precision
 from ..evaluation.timing import seconds
-from ..features.extractor import BATCH_SIZE
+from ..features.extractor import BATCH_SIZE, FeatureExtractor
+from ..features.runtime import openvino_available, resolve_runtime
 from ..io.decoder import candidate_batches
 from ..io.video import decode, probe, read_frames, write_video
 from ..selection.checkpoint import Checkpoint, save_checkpoint
@@ -100,8 +101,34 @@ def untrained_checkpoint(spec: FeatureSpec, classes: int = 10) -> Checkpoint:
     return Checkpoint(selector, head, spec, [f"class{c}" for c in range(classes)], {})
 
 
-def bench_clip(clip: Path, selectors: dict[str, Selector], cfg: BenchConfig, device) -> dict:
-    """Every per-clip figure of one clip: the stages and each method end to end."""
+def runtimes_here(device) -> list[str]:
+    """The backbone runtimes that can run on ``device`` here, the default first."""
+    default = resolve_runtime(None, device)
+    return [default] + [rt for rt in ("openvino", "torch") if rt != default and
+                        (rt == "torch" or (device.type == "cpu" and openvino_available()))]
+
+
+def bench_runtimes(light_images: np.ndarray, expensive_images: np.ndarray, extractors: dict[str, FeatureExtractor],
+                   cfg: BenchConfig, device) -> dict:
+    """Light features of the candidates and the expensive backbone on n frames, per runtime, with
+    each runtime's frames/s over the first one's measured in the same runs."""
+    T, b = len(light_images), cfg.batch_size
+    out = {}
+    for rt, ex in extractors.items():
+        light = seconds(lambda: [ex.light_tensors(light_images[k : k + b]) for k in range(0, T, b)], cfg.repeats, device)
+        expensive = seconds(lambda: ex.expensive_tensors(expensive_images), cfg.repeats, device)
+        out[rt] = {"light_features": _rate(T, light), "expensive_on_n": _rate(len(expensive_images), expensive)}
+    first = next(iter(out.values()))
+    for r in out.values():
+        r["light_speedup"] = r["light_features"]["median_fps"] / first["light_features"]["median_fps"]
+        r["expensive_speedup"] = r["expensive_on_n"]["median_fps"] / first["expensive_on_n"]["median_fps"]
+    return out
+
+
+def bench_clip(clip: Path, selectors: dict[str, Selector], cfg: BenchConfig, device,
+               extractors: dict[str, FeatureExtractor] | None = None) -> dict:
+    """Every per-clip figure of one clip: the stages and each method end to end (and, given
+    ``extractors`` by runtime, the backbones under each)."""
     r, spec = cfg.repeats, cfg.spec
     info = probe(clip)
     any_selector = next(iter(selectors.values()))
@@ -129,6 +156,8 @@ def bench_clip(clip: Path, selectors: dict[str, Selector], cfg: BenchConfig, dev
             return torch.softmax(head(ex.expensive_tensors(images)), -1).mean(0).cpu()
 
     out["expensive_on_n"] = {"n": len(chosen), **_span(timed(lambda: classify(expensive_images)))}
+    if extractors:
+        out["runtimes"] = bench_runtimes(light_images, expensive_images, extractors, cfg, device)
 
     def classify_all():
         return classify(decode(clip, sizes=(spec.decode_sizes.expensive,)).frames[0])
@@ -177,10 +206,13 @@ def run_bench(cfg: BenchConfig = BenchConfig(), log=print) -> dict:
     ckpt = untrained_checkpoint(spec)
     began = time.perf_counter()
     selectors = {"smart": Selector(ckpt, device=device, batch_size=cfg.batch_size, method="smart")}
-    selectors["smart"].extractor.light_model  # loaded on first use: count it here
+    selectors["smart"].extractor.light_run  # loaded on first use: count it here
     result["model_load_s"] = time.perf_counter() - began
     selectors.update({m: Selector(ckpt, device=device, batch_size=cfg.batch_size, method=m)
                       for m in cfg.methods if m != "smart"})
+    extractors = {rt: FeatureExtractor(spec, device=device, batch_size=cfg.batch_size, runtime=rt)
+                  for rt in runtimes_here(device)}
+    result["config"]["runtimes"] = list(extractors)
     selector = selectors["smart"]
 
     T = cfg.selector_candidates
@@ -199,7 +231,7 @@ def run_bench(cfg: BenchConfig = BenchConfig(), log=print) -> dict:
         result["clips"] = {}
         for name, clip in clips.items():
             log(f"{name} clip: {clip.name}; device {device}")
-            result["clips"][name] = bench_clip(clip, {m: selectors[m] for m in cfg.methods}, cfg, device)
+            result["clips"][name] = bench_clip(clip, {m: selectors[m] for m in cfg.methods}, cfg, device, extractors)
         if cfg.cold_start:
             save_checkpoint(Path(tmp) / "ckpt", ckpt)
             clip = clips.get("real", clips["generated"])
@@ -220,7 +252,8 @@ def format_bench(result: dict) -> str:
         lines.append(f"  {name:<66}{v['median_s']:>8.3f} s    ({v['best_s']:.3f}-{v['worst_s']:.3f})")
 
     s = result["selector"]
-    lines += [f"medians over {c['repeats']} runs (range); device {c['device']}",
+    lines += [f"medians over {c['repeats']} runs (range); device {c['device']}; backbones run by "
+              f"{c.get('runtimes', ['torch'])[0]}",
               f"model load (light + expensive backbones, selector): {result['model_load_s']:.2f} s",
               f"selector on {s['candidates']} candidates: {s['median_ms']:.2f} ms (best {s['best_ms']:.2f} ms)"]
     for name, clip in result["clips"].items():
@@ -235,6 +268,10 @@ def format_bench(result: dict) -> str:
         e = clip["expensive_on_n"]
         span(f"expensive + head on {e['n']} frames ({spec['expensive_backbone']} {spec['expensive_resolution']} px, "
              f"{spec['expensive_precision']})", e)
+        for rt, v in clip.get("runtimes", {}).items():
+            rate(f"  light features, runtime {rt} ({v['light_speedup']:.2f}x the first)", v["light_features"])
+            rate(f"  expensive on {v['expensive_on_n']['frames']} frames, runtime {rt} ({v['expensive_speedup']:.2f}x the first)",
+                 v["expensive_on_n"])
         lines.append(f"  one video end to end, n = {c['n']} (select: decode, choose, classify):")
         for method, v in clip["per_video"].items():
             label = "all frames through the expensive classifier" if method == "all" else method

@@ -336,6 +336,19 @@ def cmd_probe(args) -> int:
     return status
 
 
+def cmd_verify(args) -> int:
+    from ..features.store import FeatureStore
+
+    with FeatureStore.open(args.store) as store:
+        checked = store.count("done")
+        bad = store.verify()
+        for vid in bad:
+            print(f"{store.feature_path(vid)}: {store.record(vid).error}")
+    print(f"verify: {checked} finished videos checked, {len(bad)} corrupted or missing"
+          + (f"; marked failed: `smartframes extract --retry-failed --store {args.store}` computes them again" if bad else ""))
+    return 1 if bad else 0
+
+
 def cmd_synth(args) -> int:
     from ..data.synth import SynthConfig, synthesize
 
@@ -399,6 +412,7 @@ def cmd_demo(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from ..features.extractor import BATCH_SIZE
+    from ..features.runtime import RUNTIMES
     from ..io.decoder import DECODE_TIMEOUT
 
     parser = OneLineParser(
@@ -408,10 +422,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"smartframes {__version__}")
     parser.add_argument("--verbose", action="store_true", help="show full tracebacks on errors")
+    runtime_help = "what runs the backbones: auto (default: OpenVINO on a CPU, PyTorch on a GPU), openvino or torch"
+    parser.add_argument("--runtime", choices=RUNTIMES, default=None, help=runtime_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="show full tracebacks on errors")
+    common.add_argument("--runtime", choices=RUNTIMES, default=argparse.SUPPRESS, help=runtime_help)
 
     p = sub.add_parser("extract", parents=[common], help="compute per-frame features of a labelled dataset into a store",
                        description="Decode every video of DATASET, compute light (Lite0 + GloVe) and "
@@ -581,6 +598,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_probe)
 
+    p = sub.add_parser("verify", parents=[common], help="check every stored feature file against its checksum",
+                       description="Read every finished video's feature file and compare it with the checksum "
+                       "recorded when it was written; a corrupted or missing one is reported and marked failed, "
+                       "so that `extract --retry-failed` computes it again. Exit status 1 when any was found.")
+    p.add_argument("--store", required=True, help="store directory")
+    p.set_defaults(func=cmd_verify)
+
     p = sub.add_parser("bench", parents=[common], help="time each stage and one video end to end, every method",
                        description="On a generated clip and a real one: decode frames/s, the candidate pass, light "
                        "features frames/s, the expensive classifier on n frames, selector ms on 300 candidates, "
@@ -617,6 +641,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from ..features.runtime import RUNTIME_ENV
+
+    before = os.environ.get(RUNTIME_ENV)
+    if args.runtime is not None:  # in the environment, so that worker processes (Ray's too) follow it
+        os.environ[RUNTIME_ENV] = args.runtime
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -636,6 +665,11 @@ def main(argv: list[str] | None = None) -> int:
             message, status = f"internal error: {type(e).__name__}: {e} (run with --verbose for the traceback)", 3
         print(f"smartframes: {_one_line(message)}", file=sys.stderr)
         return status
+    finally:
+        if before is None:
+            os.environ.pop(RUNTIME_ENV, None)
+        else:
+            os.environ[RUNTIME_ENV] = before
 
 
 if __name__ == "__main__":

@@ -9,20 +9,21 @@ which a classifier head (trained later) gives the oracle and the final predictio
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Iterator
 
 import numpy as np
 import torch
 
-from ..device import check_device, precision, resolve_device
+from ..device import check_device, resolve_device
 from ..errors import SmartframesError
 from ..io import video
 from ..io.decoder import Batch, DecodeSettings, candidate_batches
 from ..spec import BACKBONES, FeatureSpec
-from .backbones import centre_crop, load_backbone, to_input
+from .backbones import centre_crop, to_input
 from .quality import light_confidence, pixel_statistics, quality_table
+from .runtime import load_runner
 from .store import VideoFeatures
 from .words import class_vectors
 
@@ -73,24 +74,30 @@ class FeatureExtractor:
         batch_size: frames decoded, and sent through the light backbone, at a time.
         expensive_batch: frames per forward pass of the expensive backbone (None:
             :func:`expensive_batch_cpu` on a CPU, ``batch_size`` on a GPU).
+        runtime: what runs the backbones (:data:`~smartframes.features.runtime.RUNTIMES`; None:
+            ``$SMARTFRAMES_RUNTIME``, else ``auto``: OpenVINO on a CPU where it is installed).
     """
 
     def __init__(self, spec: FeatureSpec = FeatureSpec(), device: str | None = None, batch_size: int = BATCH_SIZE,
-                 expensive_batch: int | None = None):
+                 expensive_batch: int | None = None, runtime: str | None = None):
         check_device(spec, device)
         self.spec = spec
         self.device = resolve_device(device)
+        self.runtime = runtime
         self.batch_size = batch_size
         self.expensive_batch = expensive_batch or (
             expensive_batch_cpu(spec.expensive_resolution) if self.device.type == "cpu" else batch_size)
         self.light_spec = BACKBONES[spec.light_backbone]
         self.expensive_spec = BACKBONES[spec.expensive_backbone] if spec.expensive_backbone else None
-        self.expensive_model = load_backbone(spec.expensive_backbone, self.device) if spec.expensive_backbone else None
+        self.expensive_run = load_runner(spec.expensive_backbone, spec.expensive_resolution, self.device,
+                                         spec.expensive_precision, False, runtime) if spec.expensive_backbone else None
 
     @cached_property
-    def light_model(self):
-        """The light backbone, loaded on first use (a method that reads no pixels never loads it)."""
-        return load_backbone(self.spec.light_backbone, self.device)
+    def light_run(self):
+        """The light backbone with its ImageNet head, loaded on first use (a method that reads no
+        pixels never loads it)."""
+        return load_runner(self.spec.light_backbone, self.spec.light_resolution, self.device,
+                           self.spec.light_precision, True, self.runtime)
 
     @cached_property
     def _words(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,9 +109,7 @@ class FeatureExtractor:
         """uint8 frames ``(B, H, W, 3)`` scaled to the light short side -> on the device, float32:
         visual (B, 1280), glove (B, 50) and the ImageNet logits (B, 1000)."""
         x = to_input(centre_crop(images, self.spec.light_resolution), self.light_spec, self.device)
-        with precision(self.spec.light_precision, self.device):
-            emb = self.light_model.forward_features(x).float()  # (B, 1280)
-            logits = self.light_model.forward_head(emb)  # (B, 1000)
+        emb, logits = self.light_run(x)  # (B, 1280), (B, 1000)
         top = logits.topk(self.spec.top_k_words, dim=1).indices  # (B, k)
         class_vectors, class_known = self._words
         vecs = class_vectors[top]  # (B, k, 50)
@@ -122,14 +127,13 @@ class FeatureExtractor:
     def expensive_tensors(self, images: np.ndarray) -> torch.Tensor:
         """uint8 frames ``(B, H, W, 3)`` scaled to the expensive short side -> (B, 1280) float32,
         on the device."""
-        if self.expensive_model is None:
+        if self.expensive_run is None:
             raise SmartframesError("this feature spec has no expensive backbone")
         crops = centre_crop(images, self.spec.expensive_resolution)
         out = []
         for k in range(0, len(crops), self.expensive_batch):
             x = to_input(crops[k : k + self.expensive_batch], self.expensive_spec, self.device)
-            with precision(self.spec.expensive_precision, self.device):
-                out.append(self.expensive_model.forward_features(x).float())  # (b, 1280)
+            out.append(self.expensive_run(x)[0])  # (b, 1280)
         return torch.cat(out)
 
     def expensive_features(self, images: np.ndarray) -> np.ndarray:
@@ -162,10 +166,17 @@ class FeatureExtractor:
             VideoError: the video cannot be read (or is damaged and ``allow_partial`` is false).
         """
         began = time.perf_counter()
-        parts = [(b, self.run_batch(b)) for b in self.batches(path, allow_partial=allow_partial, limits=limits)]
+        parts = [(without_pixels(b), self.run_batch(b)) for b in self.batches(path, allow_partial=allow_partial, limits=limits)]
         feats = assemble(parts, self.spec, path)
         feats.seconds = time.perf_counter() - began
         return feats
+
+
+def without_pixels(batch: Batch) -> Batch:
+    """A batch as :func:`assemble` keeps it once its features are computed: its frames' indices,
+    times and video, not their pixels (which, kept for every batch of a long video, grew an
+    extraction's memory with the video's length)."""
+    return replace(batch, images=())
 
 
 def assemble(parts: list[tuple[Batch, BatchFeatures]], spec: FeatureSpec, path) -> VideoFeatures:

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import socket
+import random
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save
+from safetensors.numpy import load, save
 
 from ..data.segments import Segment, from_json, to_json, video_name
 from ..errors import SmartframesError
@@ -59,12 +60,14 @@ CREATE TABLE IF NOT EXISTS videos (
     attempts INTEGER NOT NULL DEFAULT 0,      -- claims so far
     labels TEXT,                              -- JSON list of every label of a multi-label video
     seek INTEGER,                             -- 1: candidates reached by seeking (frame numbers from timestamps)
-    segments TEXT                             -- JSON [[start, end, label], ...] in seconds: where the action is
+    segments TEXT,                            -- JSON [[start, end, label], ...] in seconds: where the action is
+    sha256 TEXT                               -- of the feature file as written; checked on every read
 );
 """
 ADDED_COLUMNS = {"owner": "TEXT", "claimed": "REAL", "attempts": "INTEGER NOT NULL DEFAULT 0", "labels": "TEXT",
-                 "seek": "INTEGER", "segments": "TEXT"}
+                 "seek": "INTEGER", "segments": "TEXT", "sha256": "TEXT"}
 CLAIM_LEASE = 3600.0  # seconds a claim from another host lives without renewal
+CATALOG_WAIT = 60.0  # seconds a command waits for another holding the catalog locked
 
 
 @dataclass
@@ -331,15 +334,17 @@ class FeatureStore:
         temporary = self.features_dir / _temporary_name(vid, socket.gethostname(), os.getpid())
         # serialised here and written to our own temporary: safetensors' save_file writes through a
         # temporary of its own (.tmpXXXXXX) that a killed process would leave behind
+        data = save(tensors, metadata={"spec": self.spec.to_json()})
         with atomic_write(self.feature_path(vid), temporary) as tmp:
-            tmp.write_bytes(save(tensors, metadata={"spec": self.spec.to_json()}))
+            tmp.write_bytes(data)
         info = feats.info
         with _transaction(self._db):
             self._db.execute(
                 "UPDATE videos SET status='done', error=NULL, frame_count=?, fps=?, duration=?, width=?, "
-                "height=?, candidates=?, lost=?, seconds=?, updated=?, seek=? WHERE id=?",
+                "height=?, candidates=?, lost=?, seconds=?, updated=?, seek=?, sha256=? WHERE id=?",
                 (info.frame_count, info.fps, info.duration, info.width, info.height,
-                 json.dumps(feats.indices.tolist()), feats.lost, seconds, time.time(), int(feats.seek), vid),
+                 json.dumps(feats.indices.tolist()), feats.lost, seconds, time.time(), int(feats.seek),
+                 hashlib.sha256(data).hexdigest(), vid),
             )
 
     def fail(self, vid: str, error: str) -> None:
@@ -366,27 +371,62 @@ class FeatureStore:
         path = self.feature_path(vid)
         if not path.is_file():
             raise StoreError(f"{path}: feature file missing; re-run `smartframes extract` on this store")
+        data = path.read_bytes()
+        row = self._db.execute("SELECT sha256 FROM videos WHERE id=?", (vid,)).fetchone()
+        if row is not None and row["sha256"] is not None and hashlib.sha256(data).hexdigest() != row["sha256"]:
+            self.mark_corrupted(vid)
+            raise StoreError(f"{path}: feature file changed since it was written (checksum mismatch); the video is "
+                             "marked failed: `smartframes extract --retry-failed` on this store computes it again")
         try:
-            return load_file(str(path))
+            return load(data)
         except Exception as e:  # safetensors raises several types for damaged files
             raise StoreError(f"{path}: unreadable feature file ({e})") from None
+
+    def mark_corrupted(self, vid: str) -> None:
+        """Send a finished video whose feature file no longer matches its checksum back to be
+        extracted again (as a failed one, which ``extract --retry-failed`` takes)."""
+        self._db.execute("UPDATE videos SET status='failed', error='feature file corrupted (checksum mismatch)', "
+                         "updated=? WHERE id=? AND status='done'", (time.time(), vid))
+
+    def verify(self) -> list[str]:
+        """Check every finished video's feature file against its checksum; the ones missing or
+        changed are marked failed (for ``extract --retry-failed``). Returns their ids."""
+        bad = []
+        for rec in self.records(status="done"):
+            try:
+                self.load(rec.id)
+            except StoreError:
+                self.mark_corrupted(rec.id)
+                bad.append(rec.id)
+        return bad
 
 
 def _connect(path: Path) -> sqlite3.Connection:
     """Open a catalog in autocommit mode (transactions are explicit, see :func:`_transaction`),
     creating its tables and adding the columns that older catalogs lack."""
-    try:
-        db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
-        have = {r["name"] for r in db.execute("PRAGMA table_info(videos)")}
-        for name, kind in ADDED_COLUMNS.items():
-            if name not in have:
-                db.execute(f"ALTER TABLE videos ADD COLUMN {name} {kind}")
-    except sqlite3.DatabaseError as e:
-        raise StoreError(f"{path}: cannot open catalog ({e})") from None
-    return db
+    deadline = time.monotonic() + CATALOG_WAIT
+    while True:
+        db = None
+        try:
+            db = sqlite3.connect(str(path), timeout=CATALOG_WAIT, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+            have = {r["name"] for r in db.execute("PRAGMA table_info(videos)")}
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE videos ADD COLUMN {name} {kind}")
+            return db
+        except sqlite3.OperationalError as e:
+            # switching a new catalog to WAL takes an exclusive lock without waiting for it: two
+            # commands opening one new store at once see "locked"; the loser tries again
+            if db is not None:
+                db.close()
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise StoreError(f"{path}: cannot open catalog ({e})") from None
+            time.sleep(random.uniform(0.01, 0.1))
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{path}: cannot open catalog ({e})") from None
 
 
 @contextmanager

@@ -6,9 +6,11 @@ and the exports are those the local engine makes. Needs ``pip install smartframe
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Callable, Hashable, Iterable, Iterator
 
 from ..errors import SmartframesError
+from ..features.runtime import RUNTIME_ENV
 
 HEARTBEAT_EVERY = 10.0  # seconds: the longest ray_map waits for a result before calling its heartbeat
 
@@ -71,7 +73,10 @@ def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, addre
     else:
         cpus_per_actor = min(cpus_per_actor, cpus)
         actors = max(1, int(cpus // cpus_per_actor))
-    remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Actor)
+    # the backbone runtime the CLI chose (--runtime) travels to the actors, on any node
+    env = {RUNTIME_ENV: os.environ[RUNTIME_ENV]} if RUNTIME_ENV in os.environ else {}
+    options = {"runtime_env": {"env_vars": env}} if env else {}
+    remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, **options)(_Actor)
     pool = [remote.remote(worker) for _ in range(actors)]
     source = itertools.chain([first], source)
     running: dict = {}  # object ref -> (key, actor)

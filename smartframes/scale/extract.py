@@ -20,7 +20,7 @@ from ..data.dataset import load_dataset, split_counts
 from ..data.segments import load_segments
 from ..device import check_device, resolve_device
 from ..errors import SmartframesError
-from ..features.extractor import BATCH_SIZE, FeatureExtractor, assemble, decode_settings
+from ..features.extractor import BATCH_SIZE, FeatureExtractor, assemble, decode_settings, without_pixels
 from ..features.store import FeatureStore, VideoFeatures, owner_name
 from ..io.decoder import DECODE_TIMEOUT, DecodeWorker
 from ..io.video import Limits, VideoError
@@ -220,7 +220,7 @@ def _local(extractor: FeatureExtractor, worker: DecodeWorker, run: _Run):
         vid = event.key
         if event.kind == "batch":
             began.setdefault(vid, time.perf_counter())
-            parts.setdefault(vid, []).append((event.batch, extractor.run_batch(event.batch)))
+            parts.setdefault(vid, []).append((without_pixels(event.batch), extractor.run_batch(event.batch)))
             run.keep_claims()
         elif event.kind == "end":
             try:

@@ -7,6 +7,7 @@ validation figures. Loading rebuilds from it and refuses anything that does not 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save
+from safetensors.torch import load, save
 
 from ..errors import SmartframesError
 from ..io.files import atomic_write
@@ -80,8 +81,10 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> None:
     tensors = {f"selector.{k}": v.contiguous() for k, v in ckpt.selector.state_dict().items()}
     if ckpt.head is not None:
         tensors.update({f"head.{k}": v.contiguous() for k, v in ckpt.head.state_dict().items()})
+    data = save(tensors)
+    config["weights_sha256"] = hashlib.sha256(data).hexdigest()  # checked on load: a changed file is refused
     with atomic_write(path / "model.safetensors") as tmp:  # not save_file: it leaves a temporary of its own when killed
-        tmp.write_bytes(save(tensors))
+        tmp.write_bytes(data)
     with atomic_write(path / "config.json") as tmp:
         tmp.write_text(json.dumps(config, indent=2))
 
@@ -130,8 +133,12 @@ def load_checkpoint(path: str | os.PathLike, expect_spec: FeatureSpec | None = N
         )
     parts = {"selector": (SmartSelector, sel_cfg)} | ({"head": (ExpensiveHead, head_cfg)} if head_cfg is not None else {})
     _check_shapes(weights, {k: m for k, (m, _) in parts.items()}, {k: c for k, (_, c) in parts.items()})
+    data = weights.read_bytes()
+    if config.get("weights_sha256") is not None and hashlib.sha256(data).hexdigest() != config["weights_sha256"]:
+        raise CheckpointError(f"{weights}: changed since it was written (checksum mismatch with config.json); "
+                              "refusing to use it: train again or restore the file")
     try:
-        tensors = load_file(str(weights))
+        tensors = load(data)
     except Exception as e:  # safetensors raises several types for damaged files
         raise CheckpointError(f"{weights}: unreadable ({e})") from None
     modules = {name: kind(cfg) for name, (kind, cfg) in parts.items()}
@@ -142,6 +149,7 @@ def load_checkpoint(path: str | os.PathLike, expect_spec: FeatureSpec | None = N
         except RuntimeError as e:
             first = str(e).strip().splitlines()
             raise CheckpointError(f"{weights}: {name} weights do not fit its config ({' '.join(first[:2])[:300]})") from None
-    meta = {k: v for k, v in config.items() if k not in ("format", "selector", "head", "feature_spec", "classes")}
+    meta = {k: v for k, v in config.items()
+            if k not in ("format", "selector", "head", "feature_spec", "classes", "weights_sha256")}
     head = modules.get("head")
     return Checkpoint(modules["selector"].eval(), head.eval() if head is not None else None, spec, classes, meta)

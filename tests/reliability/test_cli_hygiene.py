@@ -85,6 +85,9 @@ CASES = [  # (argv with {r} for the fixture root, text the one line must contain
      "plain_file: exists and is not a folder"),
     (["train", "--store", "{r}/store", "--out", "{r}/plain_file"], "plain_file: exists and is not a folder"),
     (["bench", "--json", "{r}/plain_file/b.json"], "plain_file: cannot make this folder"),
+    (["verify", "--store", "{r}/notastore"], "not a feature store"),
+    (["verify"], "required: --store"),
+    (["probe", "{r}/text.mp4", "--runtime", "tensorrt"], "invalid choice: 'tensorrt'"),
 ]
 
 

@@ -101,3 +101,38 @@ def test_two_writers_on_one_store(dataset, tmp_path, tally, small_spec_args):
         assert len({r.owner for r in records}) == 2 or min(extracted) == 0
     tally["concurrent writers"] += 2
     _assert_same_store(store, clean, tally)
+
+
+def _open_when_released(root, spec_json, barrier, errors):
+    from smartframes.spec import FeatureSpec
+
+    barrier.wait()
+    try:
+        FeatureStore.create_or_open(root, FeatureSpec.from_dict(__import__("json").loads(spec_json))).close()
+    except Exception as e:  # noqa: BLE001: the parent reports what each process met
+        errors.put(f"{type(e).__name__}: {e}")
+
+
+def test_commands_opening_one_new_store_at_once_all_get_in(tmp_path, tally, small_spec):
+    # A new catalog is switched to WAL under an exclusive lock that SQLite takes without waiting:
+    # two extracts started together on a new store met "database is locked" before the retry.
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    errors = ctx.Queue()
+    for round_ in range(5):
+        barrier = ctx.Barrier(6)
+        procs = [ctx.Process(target=_open_when_released, args=(tmp_path / f"store{round_}", small_spec.to_json(), barrier, errors))
+                 for _ in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(120)
+        assert [p.exitcode for p in procs] == [0] * 6
+        with FeatureStore.open(tmp_path / f"store{round_}") as s:
+            assert s.spec == small_spec
+    seen = []
+    while not errors.empty():
+        seen.append(errors.get())
+    assert seen == []
+    tally["concurrent writers"] += 30

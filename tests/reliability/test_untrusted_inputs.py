@@ -54,7 +54,7 @@ def test_pickle_in_place_of_the_weights_is_refused_without_running(ckpt, tmp_pat
     tally["hostile inputs"] += 1
 
 
-@pytest.mark.parametrize("damage", ["truncate", "shape", "extra", "config-not-json", "config-list"])
+@pytest.mark.parametrize("damage", ["truncate", "shape", "extra", "config-not-json", "config-list", "bit-flip", "zeros"])
 def test_damaged_or_tampered_checkpoints(ckpt, tmp_path, damage, tally):
     dst = _copy(ckpt, tmp_path)
     weights = dst / "model.safetensors"
@@ -70,6 +70,15 @@ def test_damaged_or_tampered_checkpoints(ckpt, tmp_path, damage, tally):
         tensors["selector.backdoor"] = torch.zeros(3)
         save_file(tensors, str(weights))
         message = "unexpected"
+    elif damage in ("bit-flip", "zeros"):  # the same size and a valid header: only the checksum sees it
+        data = bytearray(weights.read_bytes())
+        header = 8 + int.from_bytes(data[:8], "little")
+        if damage == "bit-flip":
+            data[header + 100] ^= 0x10
+        else:
+            data[header:] = bytes(len(data) - header)
+        weights.write_bytes(bytes(data))
+        message = "checksum mismatch"
     elif damage == "config-not-json":
         (dst / "config.json").write_text("{'format': ")
         message = "not valid JSON"
