@@ -46,9 +46,10 @@ import numpy as np
 import torch
 
 from smartframes.candidates import candidate_indices
-from smartframes.cli.bench import runtimes_here, synthetic_frames
+from smartframes.cli.bench import synthetic_frames
 from smartframes.features.backbones import centre_crop, to_input
 from smartframes.features.extractor import FeatureExtractor
+from smartframes.features.runtime import available_runtimes
 from smartframes.io import video
 from smartframes.spec import BACKBONES, FeatureSpec
 
@@ -333,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
             [f"decode, sizes={tuple(extraction_sizes)}", *fps_cells(dec["extraction_sizes"])],
         ]))
 
-        runtimes = args.runtimes or runtimes_here(torch.device("cpu"))
+        runtimes = args.runtimes or available_runtimes(torch.device("cpu"))
         first = runtimes[0]
         print(f"\nruntimes: {', '.join(runtimes)} (ratios: median frames/s over {first}'s)")
         results["light"], results["expensive"], results["end_to_end"] = {}, {}, {}

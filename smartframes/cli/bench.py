@@ -28,7 +28,7 @@ from ..candidates import candidate_indices
 from ..device import check_device, precision, resolve_device, run_precision
 from ..evaluation.timing import seconds
 from ..features.extractor import BATCH_SIZE, FeatureExtractor
-from ..features.runtime import openvino_available, resolve_runtime
+from ..features.runtime import available_runtimes
 from ..io.decoder import candidate_batches
 from ..io.video import decode, probe, read_frames, write_video
 from ..selection.checkpoint import Checkpoint, save_checkpoint
@@ -99,13 +99,6 @@ def untrained_checkpoint(spec: FeatureSpec, classes: int = 10) -> Checkpoint:
     selector = SmartSelector(SelectorConfig(in_dim=spec.light_dim, num_classes=classes)).eval()
     head = ExpensiveHead(HeadConfig(in_dim=spec.expensive_dim, num_classes=classes)).eval()
     return Checkpoint(selector, head, spec, [f"class{c}" for c in range(classes)], {})
-
-
-def runtimes_here(device) -> list[str]:
-    """The backbone runtimes that can run on ``device`` here, the default first."""
-    default = resolve_runtime(None, device)
-    return [default] + [rt for rt in ("openvino", "torch") if rt != default and
-                        (rt == "torch" or (device.type == "cpu" and openvino_available()))]
 
 
 def bench_runtimes(light_images: np.ndarray, expensive_images: np.ndarray, extractors: dict[str, FeatureExtractor],
@@ -211,7 +204,7 @@ def run_bench(cfg: BenchConfig = BenchConfig(), log=print) -> dict:
     selectors.update({m: Selector(ckpt, device=device, batch_size=cfg.batch_size, method=m)
                       for m in cfg.methods if m != "smart"})
     extractors = {rt: FeatureExtractor(spec, device=device, batch_size=cfg.batch_size, runtime=rt)
-                  for rt in runtimes_here(device)}
+                  for rt in available_runtimes(device)}
     result["config"]["runtimes"] = list(extractors)
     selector = selectors["smart"]
 

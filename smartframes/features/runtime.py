@@ -70,6 +70,13 @@ def resolve_runtime(runtime: str | None, device: torch.device) -> str:
     return runtime
 
 
+def available_runtimes(device: torch.device) -> list[str]:
+    """The runtimes that can run on ``device`` here, the one ``runtime=None`` picks first."""
+    here = ["torch"] + (["openvino"] if device.type == "cpu" and openvino_available() else [])
+    default = resolve_runtime(None, device)
+    return [default] + [rt for rt in here if rt != default]
+
+
 class TorchBackbone:
     """A backbone run by eager PyTorch in ``precision_name`` (autocast for bfloat16 / float16)."""
 

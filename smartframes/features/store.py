@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import random
+import socket
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -374,7 +374,7 @@ class FeatureStore:
         data = path.read_bytes()
         row = self._db.execute("SELECT sha256 FROM videos WHERE id=?", (vid,)).fetchone()
         if row is not None and row["sha256"] is not None and hashlib.sha256(data).hexdigest() != row["sha256"]:
-            self.mark_corrupted(vid)
+            self.mark_corrupted(vid, "feature file corrupted (checksum mismatch)")
             raise StoreError(f"{path}: feature file changed since it was written (checksum mismatch); the video is "
                              "marked failed: `smartframes extract --retry-failed` on this store computes it again")
         try:
@@ -382,11 +382,11 @@ class FeatureStore:
         except Exception as e:  # safetensors raises several types for damaged files
             raise StoreError(f"{path}: unreadable feature file ({e})") from None
 
-    def mark_corrupted(self, vid: str) -> None:
-        """Send a finished video whose feature file no longer matches its checksum back to be
-        extracted again (as a failed one, which ``extract --retry-failed`` takes)."""
-        self._db.execute("UPDATE videos SET status='failed', error='feature file corrupted (checksum mismatch)', "
-                         "updated=? WHERE id=? AND status='done'", (time.time(), vid))
+    def mark_corrupted(self, vid: str, reason: str) -> None:
+        """Send a finished video whose feature file is damaged or gone back to be extracted again
+        (as a failed one, which ``extract --retry-failed`` takes), with ``reason``."""
+        self._db.execute("UPDATE videos SET status='failed', error=?, updated=? WHERE id=? AND status='done'",
+                         (reason, time.time(), vid))
 
     def verify(self) -> list[str]:
         """Check every finished video's feature file against its checksum; the ones missing or
@@ -394,9 +394,9 @@ class FeatureStore:
         bad = []
         for rec in self.records(status="done"):
             try:
-                self.load(rec.id)
+                self.load(rec.id)  # marks a checksum mismatch itself
             except StoreError:
-                self.mark_corrupted(rec.id)
+                self.mark_corrupted(rec.id, "feature file missing or unreadable")
                 bad.append(rec.id)
         return bad
 
