@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from smartframes import write_video
 from smartframes.cli.main import main
 from smartframes.features.store import FeatureStore
 
@@ -62,3 +65,39 @@ def test_extract_with_only_bad_videos_exits_non_zero(tmp_path, small_spec_args):
                            str(tmp_path / "s"), "--quiet", *small_spec_args], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "0 extracted, 1 failed" in proc.stdout and "no video could be processed" in proc.stderr
+
+
+def test_extract_with_some_failed_videos_exits_4_unless_partial_results_are_accepted(tmp_path, small_spec_args,
+                                                                                     write_class_folder):
+    data = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=1)
+    (data / "red" / "broken.mp4").write_text("no")
+    cmd = [sys.executable, "-m", "smartframes", "extract", str(data), "--store", str(tmp_path / "s"), "--quiet",
+           *small_spec_args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 4, proc.stderr
+    assert "2 extracted, 1 failed" in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].endswith("1 videos failed (--retry-failed tries them again); "
+                                                         "exit status 4, or 0 with --allow-partial")
+    again = subprocess.run(cmd + ["--allow-partial"], capture_output=True, text=True)
+    assert again.returncode == 0 and "0 extracted, 0 failed, 2 already done" in again.stdout, again.stderr
+
+
+def test_select_on_a_truncated_file_says_where_decoding_stopped(tmp_path):
+    clip = np.random.default_rng(0).integers(0, 255, (80, 48, 64, 3), dtype=np.uint8)
+    whole, cut = tmp_path / "whole.avi", tmp_path / "cut.avi"
+    write_video(whole, clip, fps=20, codec="mpeg4")  # AVI: the frame count is stated up front
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    for path, warned in ((whole, False), (cut, True)):
+        proc = subprocess.run([sys.executable, "-m", "smartframes", "select", str(path), "-n", "4", "--method",
+                               "uniform", "--json"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        chosen = json.loads(proc.stdout)
+        assert len(chosen["indices"]) == 4 and (chosen["lost"] > 0) == warned
+        if warned:
+            (line,) = proc.stderr.strip().splitlines()
+            last = chosen["candidates"][-1]
+            assert line.startswith(f"smartframes: warning: {cut}: truncated or damaged: decoding stopped after frame "
+                                   f"{last} ") and "of 80 stated" in line and max(chosen["indices"]) <= last
+        else:
+            assert proc.stderr == ""

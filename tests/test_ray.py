@@ -123,3 +123,67 @@ def test_select_videos_from_python_on_both_engines(local_ray, tmp_path, write_cl
         got[engine] = {p: s.indices for p, s in results.items() if isinstance(s, Selection)}
         assert len(got[engine]) == 4 and all(len(i) == 3 and i == sorted(i) for i in got[engine].values())
     assert got["local"] == got["ray"]
+
+
+def _worker_pids(engine: str) -> list[int]:
+    """The processes doing the per-video work: Ray's actors, or the local engine's decoding child
+    (a fork of this process)."""
+    me = os.getpid()
+    mine = open(f"/proc/{me}/cmdline", "rb").read()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+            ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if (engine == "ray" and cmdline.startswith(b"ray::_Actor")) or (engine == "local" and ppid == me and cmdline == mine):
+            pids.append(int(entry))
+    return pids
+
+
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_a_stuck_worker_costs_its_video_only_and_is_recorded_alike_on_both_engines(engine, request, tmp_path,
+                                                                                     write_class_folder, small_spec):
+    """The process doing the work is frozen (SIGSTOP) mid-run: after the decode timeout its video is
+    recorded as stalled, the worker replaced, and every other video extracted."""
+    import signal
+    import threading
+    import time
+
+    if engine == "ray":
+        request.getfixturevalue("local_ray")
+    data = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=3, frames=12)
+    stopped: list[int] = []
+    earlier = set(_worker_pids(engine))  # idle workers left by earlier tests are not this run's
+
+    def freeze_one_worker():  # once a video is done: the worker is up and at work
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not stopped:
+            if not list((tmp_path / "store" / "features").glob("*.safetensors")):
+                time.sleep(0.005)
+                continue
+            for pid in set(_worker_pids(engine)) - earlier:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+                return
+            time.sleep(0.005)
+
+    freezer = threading.Thread(target=freeze_one_worker)
+    freezer.start()
+    summary = extract_dataset(data, tmp_path / "store", small_spec, progress=False, engine=engine, decode_timeout=2)
+    freezer.join()
+    assert stopped, "no worker process was found to freeze"
+    with FeatureStore.open(tmp_path / "store") as store:
+        failed = store.records(status="failed")
+        assert [r.error for r in failed] == ["decoder stalled: no progress for 2 s; abandoned"]
+        assert store.count("done") == 5 and store.count("running") == 0
+    assert (summary.done, summary.failed) == (5, 1)
+    for pid in stopped:  # the frozen worker was killed, not left behind
+        try:
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        assert state in ("Z", "X"), state

@@ -1,4 +1,5 @@
-"""The README's Python snippets for video-language models and for your own recogniser run as written."""
+"""The Python snippets for video-language models and for your own recogniser (docs/python-api.md) run as
+written. tests/test_docs.py runs the README's quick start and checks every other block and link."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ import pytest
 
 from smartframes import write_video
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = "docs/python-api.md"
+HEADINGS = ["## Use with a video-language model", "## Use your own recogniser"]
 
 
-def snippet(heading: str) -> str:
-    """The first Python block under ``heading`` in the README."""
-    text = README.read_text()
-    section = text[text.index(heading):]
+def snippet(page: str, heading: str) -> str:
+    """The first Python block under ``heading`` in ``page``."""
+    text = (ROOT / page).read_text()
+    found = re.search(rf"^{re.escape(heading)}$", text, re.M)
+    assert found, f"no heading {heading!r} in {page}"
+    section = text[found.start():]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
@@ -28,11 +33,11 @@ def clip(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("heading", ["### Use with a video-language model", "### Use your own recogniser"])
+@pytest.mark.parametrize("heading", HEADINGS)
 def test_readme_snippet_runs(heading, clip, capsys):
-    code = snippet(heading).replace('"clip.mp4"', repr(str(clip)))
+    code = snippet(PAGE, heading).replace('"clip.mp4"', repr(str(clip)))
     namespace: dict = {}
-    exec(compile(code, f"README {heading}", "exec"), namespace)
+    exec(compile(code, f"{PAGE} {heading}", "exec"), namespace)
     chosen = namespace["chosen"]
     assert len(chosen.indices) == 8 and chosen.frames.shape == (8, 64, 80, 3)
     assert chosen.timestamps == pytest.approx([i / 20 for i in chosen.indices])

@@ -103,3 +103,27 @@ def test_the_generic_selector_selects_without_a_checkpoint(trained, capsys):
     note = [line for line in captured.err.splitlines() if line.startswith("note:")]
     assert len(note) == 1 and "smartframes train" in note[0]  # the generic selector says it needs training
     assert len(out["score"]) == len(out["candidates"]) == 16
+
+
+@pytest.mark.parametrize("with_checkpoint", [True, False], ids=["checkpoint", "generic"])
+def test_the_three_ways_to_choose_frames_agree(trained, real_clips, with_checkpoint):
+    """select_frames, load_selector(...).select and select_videos give the same frames, times and
+    scores for the same video, selector and n."""
+    from smartframes import select_frames, select_videos
+
+    video = real_clips / "misc" / "v_Basketball_g01_c01.avi"
+    if with_checkpoint:
+        ckpt = trained / "ckpt"
+        selector, how = load_selector(ckpt), {"selector": ckpt}
+    else:
+        selector, how = load_selector(method="smart"), {"method": "smart"}
+    sel = selector.select(video, n=5)
+    frames = select_frames(video, 5, **how)
+    [(path, batch)] = list(select_videos([video], n=5, **how))
+    assert path == str(video) and len(sel.indices) == 5
+    assert frames.indices == sel.indices == batch.indices
+    assert frames.timestamps == sel.timestamps == batch.timestamps
+    assert sel.scores is not None and len(sel.scores) == 5
+    assert frames.scores == pytest.approx(sel.scores) and batch.scores == pytest.approx(sel.scores)
+    where = {int(c): k for k, c in enumerate(sel.candidates)}
+    assert sel.scores == [float(sel.score[where[i]]) for i in sel.indices]

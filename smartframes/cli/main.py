@@ -12,9 +12,11 @@ from pathlib import Path
 
 from ..version import __version__
 from ..errors import SmartframesError
+from ..io.files import DISK_ERRNOS, disk_error, write_atomically
 from ..spec import PRECISIONS, FeatureSpec
 
 DEVICES = ("cpu", "cuda")
+EXIT_SOME_FAILED = 4  # extract: the store holds videos that failed (0 with --allow-partial)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -156,6 +158,10 @@ def cmd_extract(args) -> int:
     if summary.store_done == 0:
         print(f"smartframes: error: {args.store}: no video could be processed", file=sys.stderr)
         return 1
+    if summary.store_failed and not args.allow_partial:
+        print(f"smartframes: error: {args.store}: {summary.store_failed} videos failed (--retry-failed tries them "
+              f"again); exit status {EXIT_SOME_FAILED}, or 0 with --allow-partial", file=sys.stderr)
+        return EXIT_SOME_FAILED
     return 0
 
 
@@ -226,6 +232,8 @@ def cmd_select(args) -> int:
             status = 1
             continue
         selections.append(sel)
+        if sel.lost:
+            print(f"smartframes: warning: {sel.damage()}", file=sys.stderr)
         if args.json:
             print(json.dumps(sel.to_dict()))
         elif args.export is None:
@@ -388,7 +396,7 @@ def cmd_bench(args) -> int:
     result = run_bench(cfg)
     print(format_bench(result))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        write_atomically(args.json, json.dumps(result, indent=2))
         print(f"json: {args.json}")
     return 0
 
@@ -441,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=DEVICES, default=None, help="default: cuda when torch sees a GPU, else cpu")
     p.add_argument("--batch-size", type=_positive(int), default=BATCH_SIZE, help=f"frames per forward pass (default {BATCH_SIZE})")
     p.add_argument("--retry-failed", action="store_true", help="try again videos that failed before")
+    p.add_argument("--allow-partial", action="store_true",
+                   help=f"exit 0 when some videos failed (default: exit status {EXIT_SOME_FAILED}, the count on stderr)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_engine_args(p)
     _add_spec_args(p)
@@ -658,6 +668,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if isinstance(e, SmartframesError):
             message, status = f"error: {e}", 2
+        elif isinstance(e, OSError) and e.errno in DISK_ERRNOS and e.filename:
+            message, status = f"error: {disk_error(e.filename, e)}", 2
         elif isinstance(e, OSError):  # a file the command had to write or read outside the checks
             where = f"{e.filename}: " if e.filename else ""
             message, status = f"error: {where}{e.strerror or e}", 2

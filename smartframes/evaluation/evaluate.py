@@ -26,6 +26,7 @@ from tqdm import tqdm
 from ..data.synth import find_ground_truth
 from ..errors import SmartframesError
 from ..features.store import FeatureStore
+from ..io.files import write_atomically
 from ..selection.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ..selection.methods import METHODS, choose
 from ..selection.recogniser import frame_probabilities, is_recogniser
@@ -72,6 +73,7 @@ class Evaluation:
     skipped: list[str] = field(default_factory=list)  # methods left out: the store lacks their frame statistics
     annotated: int = 0  # videos with temporal annotations (or a benchmark's ground truth): what precision counts
     action_only: float | None = None  # accuracy of the recogniser pooled over every candidate inside the action (annotated videos)
+    unfinished: int = 0  # videos of the store still to be extracted when it was read
 
     @property
     def videos(self) -> int:
@@ -89,7 +91,7 @@ class Evaluation:
         return {"dataset": self.dataset, "split": self.split, "videos": self.videos, "classes": self.classes,
                 "budgets": self.budgets, "results": [asdict(r) for r in self.results], "expensive": self.expensive,
                 "cost": {**self.cost.to_dict(), "mean_candidates": self.mean_candidates}, "skipped": self.skipped,
-                "annotated": self.annotated, "action_only": self.action_only}
+                "annotated": self.annotated, "action_only": self.action_only, "unfinished": self.unfinished}
 
 
 def with_recogniser(selector: Checkpoint, recogniser, store_spec: FeatureSpec) -> Checkpoint:
@@ -144,6 +146,7 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
         and the per-video scores it computed.
     """
     with FeatureStore.open(store_dir) as store:
+        unfinished = store.freeze()[1]
         if ckpt is None and selector_dir is None:
             raise SmartframesError("evaluate needs a selector: a checkpoint directory or a loaded checkpoint")
         own = is_recogniser(recogniser)  # the user's model, run on the decoded frames
@@ -226,7 +229,7 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
         f"per-frame probabilities from {probs_dir}" if probs_dir is not None
         else f"your recogniser ({type(recogniser).__name__})" if own else "checkpoint head",
         cost, float(np.mean([len(v.x) for v in videos])), list(zip(videos, scores)), missing,
-        sum(s is not None for s in segments.values()), float(np.mean(action)) if action else None)
+        sum(s is not None for s in segments.values()), float(np.mean(action)) if action else None, unfinished)
 
 
 def video_segments(videos: list[VideoData]) -> dict[str, list[Segment] | None]:
@@ -264,7 +267,8 @@ def format_table(report: Evaluation) -> str:
     rows = {(r.method, r.budget): r for r in report.results}
     width = 11
     head = f"{'Method':<10}" + "".join(f"{n:>{width}}" for n in budgets) + "  |" + "".join(f"{n:>{width}}" for n in budgets)
-    lines = [f"{report.videos} {report.split} videos; accuracy (%) | GFLOPs per video; #F = frames",
+    still = f" (store still being extracted: {report.unfinished} videos not finished, left out)" if report.unfinished else ""
+    lines = [f"{report.videos} {report.split} videos{still}; accuracy (%) | GFLOPs per video; #F = frames",
              f"{'':<10}{'Accuracy':^{width * len(budgets)}}  |{'GFLOPs':^{width * len(budgets)}}",
              head.replace("Method", "#F    ", 1), "-" * len(head)]
     for method in METHODS:
@@ -316,4 +320,4 @@ def format_table(report: Evaluation) -> str:
 
 def write_json(report: dict, path) -> None:
     """Write an evaluation (``Evaluation.to_dict()``, with whatever was added to it) as JSON."""
-    Path(path).write_text(json.dumps(report, indent=2))
+    write_atomically(path, json.dumps(report, indent=2))

@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+from ..io.files import atomic_write
+
 
 def _figure(**kwargs):
     """A new matplotlib figure; matplotlib is imported on first use, so that importing smartframes
@@ -65,10 +67,11 @@ def contact_sheet(selection, frames: np.ndarray, out: str | os.PathLike, columns
     name = os.path.basename(selection.path)
     if inside is not None:
         name += f" ({int(inside.sum())} of {n} in the action)"
-    said = f"{selection.label} ({selection.probability:.2f})" if selection.label is not None else selection.method
-    fig.suptitle(f"{name}: {said} from {n} frames", fontsize=11)
+    chose = f"{selection.method} chose {n} of {len(selection.candidates)} frames"
+    said = f"; {selection.label} ({selection.probability:.2f}) from them" if selection.label is not None else ""
+    fig.suptitle(f"{name}: {chose}{said}", fontsize=11)
     fig.tight_layout()
-    fig.savefig(out, dpi=80)
+    _save(fig, out, dpi=80)
 
 
 def accuracy_vs_frames(report, out: str | os.PathLike) -> None:
@@ -90,7 +93,7 @@ def accuracy_vs_frames(report, out: str | os.PathLike) -> None:
     ax.set_xticks(budgets)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=90)
+    _save(fig, out, dpi=90)
 
 
 def _resample(values: np.ndarray, points: int = 50) -> np.ndarray:
@@ -112,7 +115,7 @@ def score_curves_by_class(curves: dict[str, list[np.ndarray]], out: str | os.Pat
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out, dpi=90)
+    _save(fig, out, dpi=90)
 
 
 def selection_strip(selected: np.ndarray, rejected: np.ndarray, out: str | os.PathLike, title: str,
@@ -148,4 +151,10 @@ def selection_strip(selected: np.ndarray, rejected: np.ndarray, out: str | os.Pa
         axes[row, 0].set_title(name, fontsize=9, loc="left")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(out, dpi=80)
+    _save(fig, out, dpi=80)
+
+
+def _save(fig, out, dpi: int) -> None:
+    """Write a figure atomically, in the format its file name says."""
+    with atomic_write(out) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=os.path.splitext(str(out))[1][1:] or "png")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.files import write_atomically
 from ..io.video import VideoError, read_frames
 from ..selection.methods import top_n
 from . import plots
@@ -89,5 +90,5 @@ img{{max-width:100%}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</styl
 {body}
 </body></html>
 """
-    out.write_text(page, encoding="utf-8")
+    write_atomically(out, page)
     return out

@@ -17,6 +17,7 @@ extracted twice. A claim whose owner died on this host, or that nobody renewed f
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -33,7 +34,7 @@ from safetensors.numpy import load, save
 
 from ..data.segments import Segment, from_json, to_json, video_name
 from ..errors import SmartframesError
-from ..io.files import atomic_write
+from ..io.files import atomic_write, disk_error
 from ..io.video import VideoInfo, worth_seeking
 from ..spec import FeatureSpec
 
@@ -152,6 +153,7 @@ class FeatureStore:
         self.spec = spec
         self.features_dir = self.root / "features"
         self._db = _connect(self.root / "catalog.sqlite")
+        self._frozen: set[str] | None = None  # with freeze(): the videos finished then
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -251,8 +253,17 @@ class FeatureStore:
             return self._db.execute("SELECT COUNT(*) FROM videos").fetchone()[0]
         return self._db.execute("SELECT COUNT(*) FROM videos WHERE status=?", (status,)).fetchone()[0]
 
+    def freeze(self) -> tuple[int, int]:
+        """From now on, read as finished only the videos finished at this moment, whatever an
+        ``extract`` still writing the store adds: a reader's consistent snapshot (a finished
+        video's file is never rewritten). Returns (finished videos, videos not finished yet)."""
+        rows = self._db.execute("SELECT id, status FROM videos").fetchall()  # one statement: one instant
+        self._frozen = {r["id"] for r in rows if r["status"] == "done"}
+        return len(self._frozen), sum(r["status"] in ("pending", "running") for r in rows)
+
     def records(self, *, status: str | None = None, split: str | None = None) -> list[VideoRecord]:
-        """Catalog rows, ordered by path; filter by status and/or split."""
+        """Catalog rows, ordered by path; filter by status and/or split (after :meth:`freeze`,
+        ``done`` means finished when it was called)."""
         query, args = "SELECT * FROM videos WHERE 1=1", []
         if status is not None:
             query += " AND status=?"
@@ -261,6 +272,8 @@ class FeatureStore:
             query += " AND split=?"
             args.append(split)
         rows = self._db.execute(query + " ORDER BY path", args).fetchall()
+        if status == "done" and self._frozen is not None:
+            rows = [r for r in rows if r["id"] in self._frozen]
         return [_record(r, self.spec) for r in rows]
 
     def record(self, vid: str) -> VideoRecord:
@@ -285,19 +298,23 @@ class FeatureStore:
         """Take a video for extraction; False when it is done, failed (without ``retry_failed``)
         or another process holds it."""
         statuses = "('pending', 'failed')" if retry_failed else "('pending')"
-        cur = self._db.execute(
-            f"UPDATE videos SET status='running', owner=?, claimed=?, attempts=attempts+1 "
-            f"WHERE id=? AND status IN {statuses}", (owner, time.time(), vid))
+        with _disk_errors(self._db):
+            cur = self._db.execute(
+                f"UPDATE videos SET status='running', owner=?, claimed=?, attempts=attempts+1 "
+                f"WHERE id=? AND status IN {statuses}", (owner, time.time(), vid))
         return cur.rowcount == 1
 
     def renew(self, vid: str, owner: str) -> None:
         """Renew a claim, so a long video is not taken for abandoned."""
-        self._db.execute("UPDATE videos SET claimed=? WHERE id=? AND owner=? AND status='running'",
-                         (time.time(), vid, owner))
+        with _disk_errors(self._db):
+            self._db.execute("UPDATE videos SET claimed=? WHERE id=? AND owner=? AND status='running'",
+                             (time.time(), vid, owner))
 
     def release(self, vid: str, owner: str) -> None:
         """Give a claimed video back unfinished (an interrupted run)."""
-        self._db.execute("UPDATE videos SET status='pending' WHERE id=? AND owner=? AND status='running'", (vid, owner))
+        with _disk_errors(self._db):
+            self._db.execute("UPDATE videos SET status='pending' WHERE id=? AND owner=? AND status='running'",
+                             (vid, owner))
 
     def release_stale_claims(self, lease: float = CLAIM_LEASE) -> int:
         """Put back to ``pending`` the claims of processes that died on this host, and claims from
@@ -349,8 +366,9 @@ class FeatureStore:
 
     def fail(self, vid: str, error: str) -> None:
         """Record that a video could not be extracted, with the reason."""
-        self._db.execute("UPDATE videos SET status='failed', error=?, updated=? WHERE id=? AND status != 'done'",
-                         (error, time.time(), vid))
+        with _disk_errors(self._db):
+            self._db.execute("UPDATE videos SET status='failed', error=?, updated=? WHERE id=? AND status != 'done'",
+                             (error, time.time(), vid))
 
     def remove_stale_temporaries(self) -> int:
         """Delete temporary feature files left by processes of this host that no longer run."""
@@ -385,8 +403,9 @@ class FeatureStore:
     def mark_corrupted(self, vid: str, reason: str) -> None:
         """Send a finished video whose feature file is damaged or gone back to be extracted again
         (as a failed one, which ``extract --retry-failed`` takes), with ``reason``."""
-        self._db.execute("UPDATE videos SET status='failed', error=?, updated=? WHERE id=? AND status='done'",
-                         (reason, time.time(), vid))
+        with _disk_errors(self._db):
+            self._db.execute("UPDATE videos SET status='failed', error=?, updated=? WHERE id=? AND status='done'",
+                             (reason, time.time(), vid))
 
     def verify(self) -> list[str]:
         """Check every finished video's feature file against its checksum; the ones missing or
@@ -431,14 +450,30 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 @contextmanager
 def _transaction(db: sqlite3.Connection):
-    """One write transaction, taking the write lock at the start (waits for other writers)."""
-    db.execute("BEGIN IMMEDIATE")
+    """One write transaction, taking the write lock at the start (waits for other writers). A
+    catalog on a full disk raises :class:`~smartframes.io.files.DiskError` naming it."""
+    with _disk_errors(db):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+@contextmanager
+def _disk_errors(db: sqlite3.Connection):
+    """Catalog writes that fail for want of space (or by a device error) raise
+    :class:`~smartframes.io.files.DiskError` naming the catalog."""
     try:
         yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+    except sqlite3.OperationalError as e:
+        if "full" not in str(e) and "disk I/O" not in str(e):
+            raise
+        catalog = db.execute("PRAGMA database_list").fetchone()["file"]
+        raise disk_error(catalog, OSError(errno.ENOSPC if "full" in str(e) else errno.EIO, str(e))) from e
 
 
 def _temporary_name(vid: str, host: str, pid: int) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import queue
 import signal
 import threading
 import time
@@ -131,6 +132,18 @@ def _child(settings: DecodeSettings, jobs, out) -> None:
             out.send(("error", key, f"unexpected {type(e).__name__}: {e}"))
 
 
+_EOF = object()  # what the pipe reader hands on when the child's end is closed
+
+
+def _pump(pipe, inbox: queue.Queue) -> None:
+    """Hand each whole message from the child's pipe to ``inbox``, then :data:`_EOF`."""
+    try:
+        while True:
+            inbox.put(pipe.recv())
+    except (EOFError, OSError):
+        inbox.put(_EOF)
+
+
 class DecodeWorker:
     """Decode a stream of videos in a watched child process.
 
@@ -171,6 +184,11 @@ class DecodeWorker:
         self._proc = self._ctx.Process(target=_child, args=(self.settings, self._jobs, writer), daemon=True)
         self._proc.start()
         writer.close()  # the child's copy is the only one left: its death reads as EOF here
+        # a thread reads the pipe, so that a child stopped halfway through sending a batch cannot
+        # block this process: recv() waits for a whole message, with no timeout
+        self._inbox: queue.Queue = queue.Queue()
+        self._reader = threading.Thread(target=_pump, args=(self._out, self._inbox), daemon=True)
+        self._reader.start()
 
     def _stop(self, kill: bool = False) -> None:
         if self._proc is None:
@@ -183,9 +201,11 @@ class DecodeWorker:
         if self._proc.is_alive():
             self._proc.kill()
             self._proc.join()
+        self._reader.join(timeout=10)  # the child is gone: its pipe reads EOF
         self._jobs.cancel_join_thread()
         self._jobs.close()
-        self._out.close()
+        if not self._reader.is_alive():
+            self._out.close()
         self._proc = None
 
     def run(self, videos: Iterable[tuple[Hashable, str | os.PathLike]]) -> Iterator[Event]:
@@ -230,13 +250,14 @@ class DecodeWorker:
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                if self._out.poll(max(0.0, min(0.5, deadline - time.monotonic()))):
-                    return self._out.recv()
-            except (EOFError, OSError):
+                message = self._inbox.get(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            except queue.Empty:
+                message = None
+            if message is _EOF:  # after every message the child sent before it died
                 self._proc.join(timeout=5)
                 return f"decoder process died (exit code {self._proc.exitcode}); abandoned"
-            if not self._proc.is_alive() and not self._out.poll(0):
-                return f"decoder process died (exit code {self._proc.exitcode}); abandoned"
+            if message is not None:
+                return message
             if time.monotonic() >= deadline:
                 return f"decoder stalled: no progress for {self.timeout:g} s; abandoned"
 

@@ -3,10 +3,21 @@ of one, and with the permissions of any other file created here."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from ..errors import SmartframesError
+
+# what a write meets when the disk (or the user's quota) is full or the device fails
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+class DiskError(SmartframesError):
+    """A write failed for want of space or by a device error; what was finished before is kept."""
 
 
 def _current_umask() -> int:
@@ -52,7 +63,39 @@ def atomic_write(final: str | os.PathLike, temporary: str | os.PathLike | None =
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
-    except BaseException:
+        fsync_dir(final.parent)
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno in DISK_ERRNOS:
+            raise disk_error(final, e) from e
         raise
-    fsync_dir(final.parent)
+
+
+def write_atomically(final: str | os.PathLike, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``final`` through :func:`atomic_write`; returns ``final``."""
+    with atomic_write(final) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(final)
+
+
+def disk_error(path: str | os.PathLike, error: OSError) -> DiskError:
+    """The one-line error for a write to ``path`` that failed with ``error`` (a full disk, a
+    quota, a device error), with the space left on that disk."""
+    return DiskError(f"{path}: {error.strerror or error} ({free_space(path)} free there); what was finished "
+                     "is kept: free some space and run the command again")
+
+
+def free_space(path: str | os.PathLike) -> str:
+    """The space left on the disk that holds ``path`` (or its nearest existing folder), in words."""
+    folder = Path(path).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = float(shutil.disk_usage(folder).free)
+    except OSError:
+        return "unknown space"
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if free < 1024 or unit == "GiB":
+            return f"{free:.0f} {unit}" if unit == "bytes" else f"{free:.1f} {unit}"
+        free /= 1024
+    return f"{free:.1f} TiB"

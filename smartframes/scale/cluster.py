@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from typing import Callable, Hashable, Iterable, Iterator
 
 from ..errors import SmartframesError
@@ -25,10 +26,17 @@ def _ray():
 
 class _Actor:
     """Holds one worker (its models load on its first item, once) and runs it on items; a
-    user-facing error comes back as ``("error", reason)`` instead of killing the actor."""
+    user-facing error comes back as ``("error", reason)`` instead of killing the actor. Runs two
+    threads, so that :meth:`idle` answers while :meth:`run` is busy."""
 
     def __init__(self, worker: Callable):
         self.worker = worker
+
+    def idle(self) -> float:
+        """Seconds since the worker last made progress on its item (``progress_at``, a
+        ``time.monotonic()`` it updates; 0 for a worker that does not report it)."""
+        at = getattr(self.worker, "progress_at", None)
+        return 0.0 if at is None else time.monotonic() - at
 
     def run(self, item):
         try:
@@ -41,7 +49,8 @@ class _Actor:
 
 def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, address: str | None = None,
             actors: int | None = None, cpus_per_actor: float = 2, gpus_per_actor: float = 0,
-            heartbeat: Callable[[], None] | None = None, heartbeat_every: float = HEARTBEAT_EVERY) -> Iterator[tuple]:
+            heartbeat: Callable[[], None] | None = None, heartbeat_every: float = HEARTBEAT_EVERY,
+            stall_timeout: float | None = None) -> Iterator[tuple]:
     """Run ``worker(item)`` (a picklable callable) on Ray actors for each ``(key, item)``; yield ``(key, "ok", result)``
     or ``(key, "error", reason)`` as they finish, in any order. ``items`` is consumed lazily, one per
     free actor, so a video is claimed only when an actor is ready for it.
@@ -51,6 +60,9 @@ def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, addre
         actors: how many model copies; default as many as the cluster's CPUs (or GPUs) allow.
         heartbeat: called here at least every ``heartbeat_every`` seconds while items are running
             (``extract`` renews its claims with it).
+        stall_timeout: an item whose worker reports no progress (see :meth:`_Actor.idle`) for this
+            many seconds is abandoned, ``(key, "error", "decoder stalled: ...")`` as the local engine
+            records it, and its actor replaced (None: never).
     """
     ray = _ray()
     source = iter(items)
@@ -76,11 +88,23 @@ def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, addre
     # the backbone runtime the CLI chose (--runtime) travels to the actors, on any node
     env = {RUNTIME_ENV: os.environ[RUNTIME_ENV]} if RUNTIME_ENV in os.environ else {}
     options = {"runtime_env": {"env_vars": env}} if env else {}
-    remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, **options)(_Actor)
+    remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, max_concurrency=2, **options)(_Actor)
     pool = [remote.remote(worker) for _ in range(actors)]
     source = itertools.chain([first], source)
     running: dict = {}  # object ref -> (key, actor)
     free = list(pool)
+    every = heartbeat_every if heartbeat or stall_timeout is None else None
+    if stall_timeout is not None:
+        every = min(heartbeat_every, max(stall_timeout / 4, 0.05))
+
+    up: set = set()  # actors that have answered: started
+
+    def replace(actor):
+        ray.kill(actor)
+        pool.remove(actor)
+        pool.append(remote.remote(worker))
+        return pool[-1]
+
     try:
         while True:
             while free:
@@ -91,20 +115,22 @@ def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, addre
                 running[actor.run.remote(nxt[1])] = (nxt[0], actor)
             if not running:
                 return
-            done, _ = ray.wait(list(running), num_returns=1, timeout=heartbeat_every if heartbeat else None)
+            done, _ = ray.wait(list(running), num_returns=1, timeout=every)
             if heartbeat:
                 heartbeat()
             if not done:
+                if stall_timeout is not None:
+                    for key, actor in _stalled(ray, running, stall_timeout, up):
+                        free.append(replace(actor))
+                        yield key, "error", f"decoder stalled: no progress for {stall_timeout:g} s; abandoned"
                 continue
             key, actor = running.pop(done[0])
+            up.add(actor)
             try:
                 status, value = ray.get(done[0])
             except ray.exceptions.RayError as e:  # the actor died (a crash in FFmpeg, the OOM killer)
                 status, value = "error", f"worker died ({type(e).__name__}); abandoned"
-                ray.kill(actor)
-                pool.remove(actor)
-                actor = remote.remote(worker)
-                pool.append(actor)
+                actor = replace(actor)
             free.append(actor)
             yield key, status, value
     finally:
@@ -114,3 +140,22 @@ def ray_map(worker: Callable, items: Iterable[tuple[Hashable, object]], *, addre
             ray.kill(actor)
         if started_here:
             ray.shutdown()
+
+
+def _stalled(ray, running: dict, limit: float, up: set) -> list[tuple]:
+    """Take out of ``running`` (object ref -> (key, actor)) the items whose actor has made no
+    progress for ``limit`` seconds; returns their (key, actor). ``up``: the actors known to have
+    started (one that does not answer is stalled only then, not while it starts)."""
+    asked = {ref: (actor, actor.idle.remote()) for ref, (_, actor) in running.items()}
+    out = []
+    for ref, (actor, answer) in asked.items():
+        try:
+            idle = ray.get(answer, timeout=max(limit, 5.0))
+            up.add(actor)
+        except ray.exceptions.GetTimeoutError:  # a worker that does not even answer (stopped, swapped out)
+            idle = float("inf") if actor in up else 0.0
+        except ray.exceptions.RayError:  # a dead actor: its item's result says so
+            continue
+        if idle > limit:
+            out.append(running.pop(ref))  # its actor is killed: the task goes with it
+    return out

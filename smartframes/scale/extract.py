@@ -23,6 +23,7 @@ from ..errors import SmartframesError
 from ..features.extractor import BATCH_SIZE, FeatureExtractor, assemble, decode_settings, without_pixels
 from ..features.store import FeatureStore, VideoFeatures, owner_name
 from ..io.decoder import DECODE_TIMEOUT, DecodeWorker
+from ..io.files import DiskError
 from ..io.video import Limits, VideoError
 from ..spec import FeatureSpec
 
@@ -92,8 +93,8 @@ def extract_dataset(
         retry_failed: try again the videos that failed before.
         progress: show a progress bar on stderr.
         limits: videos over these are refused (recorded as failed) before decoding.
-        decode_timeout: seconds without decoding progress after which a video is abandoned
-            (local engine).
+        decode_timeout: seconds without decoding progress after which a video is abandoned (on
+            either engine).
         engine: ``local`` (this machine: a watched decoding child feeding the backbones here) or
             ``ray`` (Ray actors do the same per-video work; this process claims and writes).
         address: with ``ray``, a running cluster's address (default: start a local instance).
@@ -125,7 +126,7 @@ def extract_dataset(
             work = ExtractVideo(spec, device, batch_size, limits)
             gpus = 1 if device.startswith("cuda") else 0
             run.record(ray_map(work, run.claims(), address=address, actors=actors, gpus_per_actor=gpus,
-                               heartbeat=run.keep_claims))
+                               heartbeat=run.keep_claims, stall_timeout=decode_timeout))
         else:
             with DecodeWorker(decode_settings(spec, batch_size, limits), timeout=decode_timeout) as worker:
                 if todo:
@@ -142,19 +143,32 @@ def extract_dataset(
 
 class ExtractVideo:
     """The per-video work, as one picklable callable: a video's path -> its features. What a Ray
-    actor runs; the local engine does the same with decoding moved to a watched child."""
+    actor runs; the local engine does the same with decoding moved to a watched child.
+    ``progress_at`` (``time.monotonic()`` of the last batch, None between videos) lets the actor's
+    host abandon a video that makes no progress."""
 
     def __init__(self, spec: FeatureSpec, device: str, batch_size: int, limits: Limits):
         self.spec, self.device, self.batch_size, self.limits = spec, device, batch_size, limits
         self.extractor = None
+        self.progress_at: float | None = None
 
     def __call__(self, path) -> VideoFeatures:
-        if self.extractor is None:
+        if self.extractor is None:  # loading the models is not the video's time
             self.extractor = FeatureExtractor(self.spec, device=self.device, batch_size=self.batch_size)
-        return self.extractor.extract(path, limits=self.limits)
+        self.progress_at = time.monotonic()
+        try:
+            began, parts = time.perf_counter(), []
+            for batch in self.extractor.batches(path, limits=self.limits):
+                parts.append((without_pixels(batch), self.extractor.run_batch(batch)))
+                self.progress_at = time.monotonic()
+            feats = assemble(parts, self.spec, path)
+            feats.seconds = time.perf_counter() - began
+            return feats
+        finally:
+            self.progress_at = None
 
     def __getstate__(self):
-        return {**self.__dict__, "extractor": None}
+        return {**self.__dict__, "extractor": None, "progress_at": None}
 
 
 class _Run:
@@ -191,7 +205,6 @@ class _Run:
         """Store each ``(video id, "ok", features)`` or ``(video id, "error", reason)``."""
         try:
             for vid, status, value in results:
-                self.claimed.remove(vid)
                 if status == "ok":
                     self.store.put(vid, value, value.seconds)
                     self.summary.done += 1
@@ -201,12 +214,16 @@ class _Run:
                     self.store.fail(vid, value)
                     self.summary.failed += 1
                     self.bar.write(f"failed: {self.paths[vid]}: {value}")
+                self.claimed.remove(vid)  # after the write: a write that fails hands the video back
                 self.bar.update(1)
                 self.bar.set_postfix(frames_per_s=f"{self.summary.frames / max(time.perf_counter() - self.start, 1e-9):.1f}",
                                      refresh=False)
         finally:
             for vid in self.claimed:  # interrupted: hand back what this run took but did not finish
-                self.store.release(vid, self.owner)
+                try:
+                    self.store.release(vid, self.owner)
+                except DiskError:  # a full disk: the claim lapses when this process is gone
+                    break
             self.bar.close()
             self.summary.seconds = time.perf_counter() - self.start
 

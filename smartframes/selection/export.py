@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from ..errors import SmartframesError
+from ..io.files import atomic_write, write_atomically
 from ..io.video import probe
 from .serving import Selection
 
@@ -51,7 +52,7 @@ def export_json(selections: list[Selection], out: Path, labels: dict) -> None:
         if len(_names(labels.get(sel.path))) > 1:
             row["labels"] = list(_names(labels[sel.path]))
         rows.append(row)
-    out.write_text(json.dumps(rows, indent=1))
+    write_atomically(out, json.dumps(rows, indent=1))
 
 
 def export_csv(selections: list[Selection], out: Path, labels: dict) -> None:
@@ -59,7 +60,7 @@ def export_csv(selections: list[Selection], out: Path, labels: dict) -> None:
     ``rank`` 1 is the frame of the highest score (ties, and training-free methods, which give no
     score: the earlier frame); ``label`` joins the
     labels of a multi-label video with ``|``, main label first."""
-    with open(out, "w", newline="") as fh:
+    with atomic_write(out) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["path", "rank", "frame", "time", "score", "label", "predicted"])
         for sel in selections:
@@ -100,8 +101,8 @@ def export_mmaction(selections: list[Selection], out: Path, labels: dict, classe
             raise SmartframesError(f"{sel.path}: none of the chosen frames could be decoded")
         lines.append(" ".join([folder.name, str(count), *map(str, indices)]) + "\n")
     annotations = out / "annotations.txt"
-    annotations.write_text("".join(lines))
-    (out / "classes.txt").write_text("".join(c + "\n" for c in classes))
+    write_atomically(annotations, "".join(lines))
+    write_atomically(out / "classes.txt", "".join(c + "\n" for c in classes))
     return annotations
 
 
@@ -154,9 +155,9 @@ def export_vlm(selections: list[Selection], out: Path, labels: dict, quality: in
         images = [str(folder / FRAME_NAME.format(frame=i)) for i in sel.indices]
         record = {**vlm_record(sel, images, sel.info or probe(sel.path)), "label": _main_label(labels, sel.path),
                   "predicted": sel.label}
-        (folder / "vlm.json").write_text(json.dumps(record, indent=1))
+        write_atomically(folder / "vlm.json", json.dumps(record, indent=1))
         lines.append(json.dumps(record) + "\n")
-    (out / "vlm.jsonl").write_text("".join(lines))
+    write_atomically(out / "vlm.jsonl", "".join(lines))
     return out / "vlm.jsonl"
 
 
@@ -169,18 +170,19 @@ def _write_frames(selections: list[Selection], out: Path, image_root: Path, labe
 
     image_root.mkdir(parents=True, exist_ok=True)
     folders, counts = _video_folders(selections, image_root), []
-    with open(out / "manifest.jsonl", "w") as fh:
+    with atomic_write(out / "manifest.jsonl") as manifest, open(manifest, "w") as fh:
         for sel, folder in zip(selections, folders):
             row = _row(sel, _main_label(labels, sel.path))
             folder.mkdir(exist_ok=True)
             for stale in folder.glob("*.jpg"):
                 stale.unlink()
-            (folder / MARKER).write_text(sel.path)
+            write_atomically(folder / MARKER, sel.path)
             frames = sel.read_frames()
             count = 0
             for count, (image, i, t, s) in enumerate(zip(frames, sel.indices, row["times"], row["scores"]), start=1):
                 file = folder / template.format(frame=i, number=count)
-                Image.fromarray(image).save(file, quality=quality)
+                with atomic_write(file) as tmp:
+                    Image.fromarray(image).save(tmp, format="JPEG", quality=quality)
                 fh.write(json.dumps({"video": sel.path, "frame": i, "time": t, "image": os.path.relpath(file, out),
                                      "score": s, "label": row["label"], "predicted": sel.label}) + "\n")
             counts.append(count)

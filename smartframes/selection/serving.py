@@ -53,6 +53,31 @@ class Selection:
     seek: bool = False  # the candidates were reached by seeking: decode the chosen ones the same way
     method: str = "smart"  # how the frames were chosen
     info: VideoInfo | None = None  # what the container says (None: decoded frames)
+    lost: int = 0  # candidate frames the container promised that could not be decoded (a damaged file)
+
+    @property
+    def timestamps(self) -> list[float]:
+        """The chosen frames' times in seconds (as :class:`FrameSet` names them)."""
+        return self.times
+
+    @property
+    def scores(self) -> list[float] | None:
+        """The score of each chosen frame, in time order (None: a training-free method); ``score``
+        holds every candidate's."""
+        if self.score is None:
+            return None
+        pos = {int(c): k for k, c in enumerate(self.candidates)}
+        return [float(self.score[pos[i]]) for i in self.indices]
+
+    def damage(self) -> str | None:
+        """One line on where decoding stopped when candidates were lost (None: none were)."""
+        if not self.lost:
+            return None
+        last = int(self.candidates[-1])
+        stated = f" of {self.info.frame_count} stated" if self.info is not None else ""
+        return (f"{self.path}: truncated or damaged: decoding stopped after frame {last} "
+                f"({self.candidate_times[-1]:.2f} s){stated}; {self.lost} candidate frames lost, "
+                f"chose from the {len(self.candidates)} decoded")
 
     def read_frames(self, size: Size = None) -> np.ndarray:
         """The chosen frames, uint8 ``(n, H, W, 3)``, decoded as the candidates were (``size`` as in
@@ -83,7 +108,7 @@ class Selection:
             "times": [round(t, 4) for t in self.times], "label": self.label, "probability": self.probability,
             "candidates": self.candidates.tolist(),
             "score": rounded(self.score), "delta": rounded(self.delta), "gamma": rounded(self.gamma),
-            "class_probabilities": self.class_probabilities,
+            "class_probabilities": self.class_probabilities, "lost": self.lost,
         }
 
 
@@ -195,6 +220,12 @@ class Selector:
                                         keep=True, allow_partial=True)
             return self._select(str(video), batches, read, n, size)
 
+    def _lost(self, info: VideoInfo, decoded: int) -> int:
+        """Candidates the container promised and the pass did not reach; a shortfall of two or
+        fewer is a container's rounded frame count, not damage."""
+        wanted = len(self.extractor.spec.candidate_rule.indices(info.frame_count, info.fps))
+        return wanted - decoded if wanted - decoded > 2 else 0
+
     def _sizes(self) -> tuple:
         """What each candidate is scaled to in the pass: the light size, or nothing for a method
         that reads no pixels."""
@@ -254,7 +285,7 @@ class Selector:
             out = frames if frames is not None and size == at else read(indices, size, batch.seek)
         sel = Selection(path, indices, cand_times[chosen].tolist(), cand, cand_times, delta, gamma, score, label,
                         probability, class_probabilities, batch.seek, self.method,
-                        None if path == ARRAY_PATH else info)
+                        None if path == ARRAY_PATH else info, self._lost(info, len(cand)))
         return sel, out
 
 
@@ -321,8 +352,7 @@ class FrameSet:
 
 def _frame_set(selector: Selector, video, n: int, size: Size, fps: float | None) -> FrameSet:
     sel, frames = selector.select_with_frames(video, n, fps=fps, size=size)
-    pos = {int(c): k for k, c in enumerate(sel.candidates)}
-    scores = [float(sel.score[pos[i]]) for i in sel.indices] if sel.score is not None else None
+    scores = sel.scores
     if sel.info is None:
         T = len(video)
         return FrameSet(frames, sel.indices, sel.times if fps else None, scores, fps, T / fps if fps else None, T,

@@ -239,6 +239,10 @@ def train_selector(
     began = time.perf_counter()
     torch.manual_seed(cfg.seed)
     with FeatureStore.open(store_dir) as store:
+        finished, unfinished = store.freeze()
+        if unfinished:
+            log(f"{store_dir}: still being extracted: training on the {finished} videos finished now "
+                f"({unfinished} not yet)")
         present = {r.label for r in store.records(status="done") if r.label is not None}
         if classes is not None and set(classes) - present:
             raise SmartframesError(f"{store_dir}: no finished videos of {', '.join(sorted(set(classes) - present)[:5])}")

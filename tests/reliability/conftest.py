@@ -33,3 +33,5 @@ def pytest_terminal_summary(terminalreporter):
     tr.write_line(f"hangs: {TALLY['hangs']}")
     tr.write_line(f"lost or corrupted results: {TALLY['lost or corrupted']}")
     tr.write_line(f"SIGKILLs survived: {TALLY['kills']}; concurrent writers: {TALLY['concurrent writers']}")
+    tr.write_line(f"full disks survived: {TALLY['disk full']}; reads beside a running extract: "
+                  f"{TALLY['readers beside a writer']}")

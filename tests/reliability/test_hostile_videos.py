@@ -234,3 +234,48 @@ def test_a_decoder_that_dies_or_hangs_costs_only_its_video(tmp_path, monkeypatch
     assert "died (exit code -11)" in events[str(crash)]
     assert "stalled" in events[str(hang)]
     tally["hostile inputs"] += 2
+
+
+def test_a_decoder_stopped_halfway_through_sending_a_batch_costs_only_its_video(tmp_path, monkeypatch, tally,
+                                                                                write_class_folder):
+    """The child announces a 1 MiB message, writes 4 kB of it and stops: the parent must not wait
+    for the rest (a blocking read has no timeout); the video is recorded as stalled."""
+    import os
+    import struct
+    import threading
+
+    import smartframes.io.decoder as decoder
+
+    data = write_class_folder(tmp_path / "data", classes=("red",), per_class=3, frames=12)
+    paths = sorted(data.rglob("*.mp4"))
+    half = str(paths[1])
+    real_child = decoder._child
+
+    class StopsHalfway:
+        def __init__(self, out):
+            self.out = out
+
+        def send(self, message):
+            if message[:2] == ("batch", half):
+                os.write(self.out.fileno(), struct.pack("!i", 1 << 20) + bytes(4096))
+                time.sleep(3600)
+            self.out.send(message)
+
+    monkeypatch.setattr(decoder, "_child", lambda settings, jobs, out: real_child(settings, jobs, StopsHalfway(out)))
+    events = {}
+
+    def run():
+        with DecodeWorker(DecodeSettings(CandidateRule(), (None,), 4), timeout=2.0) as worker:
+            for event in worker.run((str(p), p) for p in paths):
+                if event.kind != "batch":
+                    events[event.key] = event.reason or "end"
+
+    reader = threading.Thread(target=run, daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    if reader.is_alive():
+        tally["hangs"] += 1
+        pytest.fail("the parent hung reading a half-sent message")
+    assert events[str(paths[0])] == events[str(paths[2])] == "end"
+    assert "stalled" in events[half]
+    tally["hostile inputs"] += 1
