@@ -240,12 +240,13 @@ def _local(extractor: FeatureExtractor, worker: DecodeWorker, run: _Run):
             parts.setdefault(vid, []).append((without_pixels(event.batch), extractor.run_batch(event.batch)))
             run.keep_claims()
         elif event.kind == "end":
+            start = began.pop(vid, time.perf_counter())
             try:
                 feats = assemble(parts.pop(vid, []), extractor.spec, run.paths[vid])
             except VideoError as e:
                 yield vid, "error", e.reason
             else:
-                feats.seconds = time.perf_counter() - began.pop(vid, time.perf_counter())
+                feats.seconds = time.perf_counter() - start
                 yield vid, "ok", feats
         else:
             parts.pop(vid, None)

@@ -35,3 +35,7 @@ def pytest_terminal_summary(terminalreporter):
     tr.write_line(f"SIGKILLs survived: {TALLY['kills']}; concurrent writers: {TALLY['concurrent writers']}")
     tr.write_line(f"full disks survived: {TALLY['disk full']}; reads beside a running extract: "
                   f"{TALLY['readers beside a writer']}")
+    if TALLY["soak videos"]:
+        tr.write_line(f"soak: {TALLY['soak videos']} videos in one extract, peak RSS of the last hundred "
+                      f"{TALLY['soak RSS growth MB']:+d} MB over the first; processes left behind: "
+                      f"{TALLY['processes left behind']}")
