@@ -173,8 +173,17 @@ def test_a_stuck_worker_costs_its_video_only_and_is_recorded_alike_on_both_engin
 
     freezer = threading.Thread(target=freeze_one_worker)
     freezer.start()
-    summary = extract_dataset(data, tmp_path / "store", small_spec, progress=False, engine=engine, decode_timeout=2)
+    result = {}
+    run = threading.Thread(target=lambda: result.update(summary=extract_dataset(
+        data, tmp_path / "store", small_spec, progress=False, engine=engine, decode_timeout=2)), daemon=True)
+    run.start()
+    run.join(timeout=120)
     freezer.join()
+    if run.is_alive():
+        for pid in stopped:
+            os.kill(pid, signal.SIGKILL)
+        pytest.fail("extract hung on the frozen worker")
+    summary = result["summary"]
     assert stopped, "no worker process was found to freeze"
     with FeatureStore.open(tmp_path / "store") as store:
         failed = store.records(status="failed")
