@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from smartframes import write_video
-from smartframes.cli.main import main
+from smartframes.cli.main import build_parser, main
 from smartframes.features.store import FeatureStore
 
 
@@ -32,6 +33,21 @@ def test_extract_real_clips(real_clips, real_clip_labels, tmp_path, capsys):
         arrays = store.load(done[0].id)
         assert arrays["visual"].shape == (4, 1280) and arrays["expensive"].shape == (4, 1280)
     assert f"{len(rows)} extracted, 0 failed" in out
+
+
+SUBCOMMANDS = next(a for a in build_parser()._actions if a.dest == "command").choices
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_every_subcommand_help_ends_with_examples_that_parse(name):
+    help_text = SUBCOMMANDS[name].format_help()
+    assert "\nexamples:\n" in help_text, help_text
+    lines = help_text.rsplit("\nexamples:\n", 1)[1].splitlines()
+    assert 2 <= len(lines) <= 3 and all(line.startswith("  smartframes ") for line in lines), lines
+    argvs = [shlex.split(line)[1:] for line in lines]
+    assert any(argv[0] == name for argv in argvs)
+    for argv in argvs:
+        build_parser().parse_args(argv)  # an option that does not exist exits with status 2
 
 
 def test_python_m_entry_point():

@@ -67,7 +67,7 @@ def test_the_runtime_follows_the_argument_then_the_environment(monkeypatch):
 def test_the_cli_runtime_reaches_the_work_and_is_restored(monkeypatch, capsys):
     monkeypatch.delenv(runtime.RUNTIME_ENV, raising=False)
     seen = []
-    monkeypatch.setattr("smartframes.cli.main.cmd_probe", lambda args: seen.append(os.environ.get(runtime.RUNTIME_ENV)) or 0)
+    monkeypatch.setattr("smartframes.cli.probe.run", lambda args: seen.append(os.environ.get(runtime.RUNTIME_ENV)) or 0)
     assert main(["--runtime", "torch", "probe", "x.mp4"]) == 0
     assert main(["probe", "x.mp4", "--runtime", "openvino"]) == 0
     assert seen == ["torch", "openvino"] and runtime.RUNTIME_ENV not in os.environ

@@ -1,2 +1,3 @@
-"""The ``smartframes`` command: argument parsing (:mod:`.main`), and the two commands that are whole
-jobs of their own, ``demo`` and ``bench``."""
+"""The ``smartframes`` command: the parser and the error handling (:mod:`.main`), what several
+subcommands share (:mod:`.args`), and one module per subcommand, each declaring its options
+(``add_parser``) and doing its work (``run``); ``demo`` and ``bench`` are whole jobs of their own."""

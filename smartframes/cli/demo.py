@@ -7,6 +7,7 @@ paper Table 1 and writes the HTML report with the figures.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import time
@@ -26,12 +27,17 @@ from ..selection.checkpoint import CheckpointError, load_checkpoint
 from ..selection.serving import load_selector
 from ..selection.train import train_selector
 from ..spec import FeatureSpec
+from .args import add_command, add_device_arg
 
 # The benchmark's frames are 112 px. The expensive backbone sees them at that size; the light one
 # at 48 px, the cheapest resolution whose SMART accuracy matched the best in the sweep of
 # benchmarks/light_resolution.py (32 px lost 8 points; 48-112 px were within 2.5 points).
 BENCHMARK_SPEC = FeatureSpec(light_resolution=48, expensive_resolution=112)
 DEMO_BUDGETS = (1, 2, 4, 8)
+EXAMPLES = [
+    "smartframes demo",
+    "smartframes demo --out demo --seed 1 --quiet",
+]
 
 
 def _benchmark(data: Path, cfg: SynthConfig, progress: bool) -> None:
@@ -102,3 +108,20 @@ def run_demo(out: str | Path, *, seed: int = 0, device: str | None = None, progr
     seconds = time.perf_counter() - began
     print(f"demo: {seconds:.0f} s")
     return {"seconds": seconds, "extract": summary, "report": report, "ablation": table}
+
+
+def add_parser(subparsers, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Declare ``demo`` and its options."""
+    p = add_command(subparsers, common, "demo", EXAMPLES, help="run the main job end to end on the built-in benchmark")
+    p.add_argument("--out", default="smartframes-demo", help="output directory (default smartframes-demo)")
+    p.add_argument("--seed", type=int, default=0, help="benchmark seed (default 0)")
+    add_device_arg(p)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    """Run the demo under ``args.out``; 1 when no video's features could be extracted."""
+    result = run_demo(args.out, seed=args.seed, device=args.device, progress=not args.quiet)
+    return 0 if result["extract"].store_done else 1

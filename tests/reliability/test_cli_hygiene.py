@@ -138,11 +138,9 @@ def test_verbose_shows_the_traceback(files):
 @pytest.mark.parametrize("argv, resumable", [(["extract", "d", "--store", "s"], True),
                                              (["train", "--store", "s", "--out", "c"], False)])
 def test_ctrl_c_promises_a_resume_only_where_there_is_one(argv, resumable, monkeypatch, capsys):
-    from smartframes.cli import main as cli
-
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, f"cmd_{argv[0]}", interrupted)
+    monkeypatch.setattr(f"smartframes.cli.{argv[0]}.run", interrupted)
     assert main(argv) == 130
     assert ("run the same command again to resume" in capsys.readouterr().err) == resumable
