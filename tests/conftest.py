@@ -227,3 +227,12 @@ def ucf101_tree():
     official UCF101 layout (split 1, CRLF lists) with 9 train and 2 test copies of the clip per
     class, the last train video absent. Returns (train keys, test keys, the absent list entry)."""
     return _ucf101_tree
+
+
+@pytest.fixture(scope="session")
+def noise_clip(tmp_path_factory) -> Path:
+    """A 2-second 80x64 clip of random pixels, for the documentation's snippets (``clip.mp4``)."""
+    path = tmp_path_factory.mktemp("noise") / "clip.mp4"
+    frames = np.random.default_rng(0).integers(0, 255, (40, 64, 80, 3), dtype=np.uint8)
+    write_video(path, frames, fps=20)
+    return path

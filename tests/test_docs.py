@@ -27,11 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import numpy as np
 import pytest
 
 import smartframes
-from smartframes import write_video
 from smartframes.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,14 +84,6 @@ def block_under(page: str, heading: str, lang: str) -> Block:
     return matches[0]
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("docs") / "clip.mp4"
-    frames = np.random.default_rng(0).integers(0, 255, (40, 64, 80, 3), dtype=np.uint8)
-    write_video(path, frames, fps=20)
-    return path
-
-
 # ----------------------------------------------------------------------------------------- Python
 
 
@@ -131,10 +121,10 @@ def test_every_sf_name_the_pages_use_exists():
     assert names and sorted(n for n in names if not hasattr(smartframes, n)) == []
 
 
-def test_readme_quick_start_python_runs(clip, tmp_path):
+def test_readme_quick_start_python_runs(noise_clip, tmp_path):
     block = block_under(*QUICK_START, "python")
     assert len(block.code.strip().split("\n")) < 10
-    code = block.code.replace('"clip.mp4"', repr(str(clip)))
+    code = block.code.replace('"clip.mp4"', repr(str(noise_clip)))
     namespace: dict = {}
     with contextlib.redirect_stdout(io.StringIO()) as out:
         exec(compile(code, f"{block.page}:{block.line}", "exec"), namespace)
@@ -144,12 +134,12 @@ def test_readme_quick_start_python_runs(clip, tmp_path):
     assert len(saved) == 8
 
 
-def test_readme_quick_start_commands_run(clip, tmp_path, capsys):
+def test_readme_quick_start_commands_run(noise_clip, tmp_path, capsys):
     block = block_under(*QUICK_START, "sh")
     commands = [argv for _, argv in shell_commands(block)]
     assert commands and all(argv[0] == "smartframes" for argv in commands)
     for argv in commands:
-        argv = [str(clip) if a == "clip.mp4" else a for a in argv[1:]]
+        argv = [str(noise_clip) if a == "clip.mp4" else a for a in argv[1:]]
         assert main(argv) == 0, argv
     assert (tmp_path / "sheet.jpg").stat().st_size > 0
     assert '"indices"' in capsys.readouterr().out

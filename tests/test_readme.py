@@ -6,10 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from smartframes import write_video
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "docs/python-api.md"
@@ -25,17 +23,9 @@ def snippet(page: str, heading: str) -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("readme") / "clip.mp4"
-    frames = np.random.default_rng(0).integers(0, 255, (40, 64, 80, 3), dtype=np.uint8)
-    write_video(path, frames, fps=20)
-    return path
-
-
 @pytest.mark.parametrize("heading", HEADINGS)
-def test_readme_snippet_runs(heading, clip, capsys):
-    code = snippet(PAGE, heading).replace('"clip.mp4"', repr(str(clip)))
+def test_readme_snippet_runs(heading, noise_clip, capsys):
+    code = snippet(PAGE, heading).replace('"clip.mp4"', repr(str(noise_clip)))
     namespace: dict = {}
     exec(compile(code, f"{PAGE} {heading}", "exec"), namespace)
     chosen = namespace["chosen"]
