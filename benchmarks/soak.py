@@ -40,6 +40,7 @@ def write_videos(root: Path, count: int, hostile_share: float, seed: int = 0) ->
     hostile = set(rng.choice(count, size=int(round(count * hostile_share)), replace=False).tolist())
     kinds: dict[str, str] = {}
     names = list(COLOURS)
+    hostile_written = 0
     for k in range(count):
         colour = names[k % len(names)]
         path = root / colour / f"{k:05d}.mp4"
@@ -51,7 +52,8 @@ def write_videos(root: Path, count: int, hostile_share: float, seed: int = 0) ->
         write_video(path, clip, fps=12)
         kind = "good"
         if k in hostile:
-            kind = HOSTILE_KINDS[sum(kind != "good" for kind in kinds.values()) % len(HOSTILE_KINDS)]  # in turn
+            kind = HOSTILE_KINDS[hostile_written % len(HOSTILE_KINDS)]  # each kind in turn
+            hostile_written += 1
             data = bytearray(path.read_bytes())
             if kind == "cut short":
                 data = data[: len(data) * 2 // 5]

@@ -94,8 +94,8 @@ def free_space(path: str | os.PathLike) -> str:
         free = float(shutil.disk_usage(folder).free)
     except OSError:
         return "unknown space"
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if free < 1024 or unit == "GiB":
+    for unit in ("bytes", "KiB", "MiB"):
+        if free < 1024:
             return f"{free:.0f} {unit}" if unit == "bytes" else f"{free:.1f} {unit}"
         free /= 1024
-    return f"{free:.1f} TiB"
+    return f"{free:.1f} GiB"
