@@ -5,10 +5,13 @@ seeds and evaluate every method, with the selection scored against the spliced s
     python benchmarks/untrimmed.py --ucf101 ../shared/data/ucf101-9 --real-clips ../shared/data/real-clips \\
         --work untrimmed-run [--share 0.25] [--seeds 0,1,2] [--budgets 1,2,4,8,16] [--candidate-fps 2]
 
-The action classes are the seven ucf101-9 classes that are not filler; the filler is disjoint by
-source between the splits: train ApplyEyeMakeup, val ApplyLipstick, test the real clips of other
-sources (ARID, Kinetics, ActivityNet, NTU; none that shows an action class or the train/val filler,
-by the real clips' labels.csv). Resumable: the videos, the
+The action classes are the six ucf101-9 classes that are not filler; the filler is disjoint by
+source between the splits: train the make-up clips (ApplyEyeMakeup, ApplyLipstick), val BandMarching,
+test the real clips of other sources (ARID, Kinetics, ActivityNet, NTU; none that shows an action
+class or the train/val filler, by the real clips' labels.csv). Val's filler is unlike the training
+filler, as the test's is: a val whose filler resembles the training filler (ApplyLipstick, in the
+first version of this benchmark) scored every variant 1.00 in selection precision and could not
+choose between fixes for footage never seen in training. Resumable: the videos, the
 store and each seed's checkpoint are reused when present. The same steps with the CLI (what a user
 runs on their own annotated set) are in the README.
 """
@@ -33,7 +36,7 @@ from smartframes.selection.methods import METHODS
 from smartframes.selection.train import ANNOTATIONS, TrainConfig, train_selector
 from smartframes.spec import FeatureSpec
 
-FILLER_CLASSES = {"train": "ApplyEyeMakeup", "val": "ApplyLipstick"}  # test: the real clips
+FILLER_CLASSES = {"train": ("ApplyEyeMakeup", "ApplyLipstick"), "val": ("BandMarching",)}  # test: the real clips
 
 PAPER = """paper Table 3 (ImageNet-pretrained backbones; accuracy % at #F frames; ActivityNet | FCVID):
   FastForward   Inception v3  9.61 F 58.1 | 15.34 F 73.3
@@ -47,7 +50,7 @@ PAPER = """paper Table 3 (ImageNet-pretrained backbones; accuracy % at #F frames
 def write_inputs(ucf101: Path, real_clips: Path, work: Path) -> tuple[Path, Path]:
     """The action clips' labels.csv and the filler CSV, from ucf101-9 and the real clips."""
     rows = list(csv.DictReader((ucf101 / "labels.csv").open()))
-    fillers = set(FILLER_CLASSES.values())
+    fillers = {c for classes in FILLER_CLASSES.values() for c in classes}
     actions = sorted({r["label"] for r in rows} - fillers)
     work.mkdir(parents=True, exist_ok=True)
     labels, filler = work / "actions.csv", work / "filler.csv"
@@ -61,8 +64,8 @@ def write_inputs(ucf101: Path, real_clips: Path, work: Path) -> tuple[Path, Path
         w = csv.writer(fh)
         w.writerow(["path", "split"])
         for r in rows:
-            for split, cls in FILLER_CLASSES.items():
-                if r["label"] == cls:
+            for split, classes in FILLER_CLASSES.items():
+                if r["label"] in classes:
                     w.writerow([str((ucf101 / r["path"]).resolve()), split])
         # the real clips' labels.csv says what each shows: none may show an action class or the
         # train/val filler (paddlevideo_example.avi is Archery, mmaction2_test.avi is ApplyEyeMakeup)

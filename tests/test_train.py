@@ -248,6 +248,41 @@ def test_frame_evidence_of_two_classes_and_of_one():
     assert torch.allclose(selector.frame_evidence(z[None]), torch.ones(1, 100))
 
 
+def test_evidence_power_is_chosen_on_val_and_kept_at_one_on_a_tie():
+    from smartframes.selection.scoring import VideoData
+    from smartframes.selection.train import EVIDENCE_POWERS, choose_evidence_power
+
+    # 2 classes; each video: 2 action frames the evidence knows, 6 filler frames it does not. The
+    # untrained delta * gamma ranks frames by chance, so only leaning on the evidence finds the action
+    rng = np.random.default_rng(0)
+    D, C = 12, 2
+    centres = 4 * rng.normal(size=(C, D)).astype(np.float32)
+    selector = SmartSelector(SelectorConfig(in_dim=D, num_classes=C, glove_dim=2)).eval()
+    action = np.concatenate([centres[c] + rng.normal(size=(50, D)) for c in range(C)]).astype(np.float32)
+    selector.set_input_statistics(torch.from_numpy(action))
+    from smartframes.selection.train import fit_evidence
+    fit_evidence(selector, action, np.repeat(np.arange(C), 50), c=1.0)
+    videos = []
+    for i in range(40):
+        label = i % C
+        x = np.concatenate([centres[label] + rng.normal(size=(2, D)), rng.normal(size=(6, D))]).astype(np.float32)
+        probs = np.full((8, C), 1 / C, np.float32)
+        probs[:2, label], probs[:2, 1 - label] = 0.9, 0.1  # the recogniser is right on the action only
+        probs[2:, 1 - label], probs[2:, label] = 0.6, 0.4  # and wrong on the filler
+        videos.append(VideoData(str(i), f"{i}.mp4", label, x, np.zeros((8, 4), np.float32), np.arange(8),
+                                np.arange(8) / 2, probs=probs))
+    accuracy = choose_evidence_power(selector, videos, (1, 2))
+    assert set(accuracy) == set(EVIDENCE_POWERS)
+    best = max(accuracy.values())
+    assert accuracy[selector.cfg.evidence_power] == best and best > accuracy[1.0]
+    assert selector.cfg.evidence_power > 1.0
+
+    for v in videos:  # every frame right: every power ties and 1 is kept
+        v.probs = np.tile(np.eye(C, dtype=np.float32)[v.label], (8, 1))
+    accuracy = choose_evidence_power(selector, videos, (1, 2))
+    assert selector.cfg.evidence_power == 1.0 and len(set(accuracy.values())) == 1
+
+
 def test_checkpoint_written_before_the_frame_evidence_loads_and_scores_as_it_did(toy, tmp_path):
     from safetensors.torch import load_file, save_file
 

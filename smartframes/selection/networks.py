@@ -47,6 +47,9 @@ class SelectorConfig:
     # score also weighs each frame by the light classifier's largest class probability; training turns
     # it off where no annotation keeps the action apart from the rest (--annotations ignore, or none)
     use_evidence: bool = True
+    # s = delta * gamma * e ** evidence_power: how far the score leans on the frame evidence (training
+    # chooses it on val, train.EVIDENCE_POWERS; 1 in checkpoints written before it existed)
+    evidence_power: float = 1.0
 
     def __post_init__(self):
         if not (self.use_sfs or self.use_gs):
@@ -55,6 +58,8 @@ class SelectorConfig:
             raise SmartframesError(f"pick must be 'top' or 'segments', got {self.pick!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise SmartframesError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.evidence_power > 0:
+            raise SmartframesError(f"evidence_power must be > 0, got {self.evidence_power}")
 
     def as_printed(self) -> "SelectorConfig":
         """This selector with the global selector as the paper prints it: Eq. 5 on the running sum
@@ -206,8 +211,9 @@ class GlobalSelector(nn.Module):
 
 
 class SmartSelector(nn.Module):
-    """Both selectors; the frame score is s_i = delta_i * gamma_i * e_i (delta or gamma alone in the
-    ablations), e_i the frame evidence (:meth:`frame_evidence`; 1 without ``use_evidence``).
+    """Both selectors; the frame score is s_i = delta_i * gamma_i * e_i ** k (delta or gamma alone in
+    the ablations), e_i the frame evidence (:meth:`frame_evidence`; 1 without ``use_evidence``) and k
+    the config's ``evidence_power``.
 
     Inputs are standardised per feature with the training set's mean and std (buffers, stored in
     the checkpoint): raw Lite0 embeddings span two orders of magnitude per dimension and dwarf the
@@ -254,5 +260,5 @@ class SmartSelector(nn.Module):
         ones = mask.float()
         score = (delta if self.cfg.use_sfs else ones) * (out.gamma if self.cfg.use_gs else ones)
         if self.evidence is not None:
-            score = score * self.frame_evidence(x)
+            score = score * self.frame_evidence(x).pow(self.cfg.evidence_power)
         return score, delta, out
