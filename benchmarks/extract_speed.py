@@ -13,8 +13,9 @@ Prints (and asserts nothing about):
 4. End-to-end ``FeatureExtractor(FeatureSpec()).extract(path)`` frames/s on the synthetic clip.
 
 Sections 2-4 run under every backbone runtime given (``--runtimes``, default every one this machine
-has: OpenVINO and eager PyTorch), side by side in one run, with each one's median frames/s over the
-first's.
+has: OpenVINO and eager PyTorch) and every precision given (``--precisions``, default float32 and
+bfloat16; bfloat16 runs as float32 on a CPU without bfloat16 instructions, and is then skipped),
+side by side in one run, with each one's median frames/s over the first's.
 
 Model timings feed frames already scaled to the backbone's short side, in batches of
 ``--batch-size``, after one warm-up batch. Every timing is repeated ``--repeats`` times and
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 
 from smartframes.candidates import candidate_indices
+from smartframes.device import run_precision
 from smartframes.cli.bench import synthetic_frames
 from smartframes.features.backbones import centre_crop, to_input
 from smartframes.features.extractor import FeatureExtractor
@@ -95,6 +97,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="frames decoded evenly from each clip (default %(default)s)")
     p.add_argument("--runtimes", type=lambda t: [v for v in t.split(",") if v], default=None,
                    help="backbone runtimes, comma-separated (default: every one this machine has)")
+    p.add_argument("--precisions", type=lambda t: [v for v in t.split(",") if v], default=["float32", "bfloat16"],
+                   help="comma-separated precisions of both passes (default float32,bfloat16)")
     p.add_argument("--quick", action="store_true", help="fewer frames and one repetition, for a smoke run")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write every figure to this JSON file")
     args = p.parse_args(argv)
@@ -169,12 +173,13 @@ def bench_decode(path: Path, sizes: list[int], repeats: int) -> dict:
     }
 
 
-def light_extractors(resolutions: list[int], batch_size: int, runtime: str) -> dict[int, FeatureExtractor]:
+def light_extractors(resolutions: list[int], batch_size: int, runtime: str,
+                     precision: str = "float32") -> dict[int, FeatureExtractor]:
     """One light-only extractor per resolution, the reference 224 included."""
     wanted = sorted(set(resolutions) | {REFERENCE_RESOLUTION}, reverse=True)
     return {
-        r: FeatureExtractor(FeatureSpec(light_resolution=r, expensive_backbone=None), batch_size=batch_size,
-                            runtime=runtime)
+        r: FeatureExtractor(FeatureSpec(light_resolution=r, expensive_backbone=None, light_precision=precision),
+                            batch_size=batch_size, runtime=runtime)
         for r in wanted
     }
 
@@ -266,20 +271,23 @@ def bench_agreement(extractors: dict[int, FeatureExtractor], resolutions: list[i
 
 
 def bench_expensive(path: Path, resolutions: list[int], count: int, batch_size: int,
-                    repeats: int, runtime: str) -> dict[int, dict]:
+                    repeats: int, runtime: str, precision: str = "float32") -> dict[int, dict]:
     """Expensive-feature frames/s per resolution on frames pre-scaled to Lite2's short side."""
     out = {}
     for r in resolutions:
         short = EXPENSIVE.resize_short_side(r)
         images = video.read_frames(path, range(count), size=short)
-        ex = FeatureExtractor(FeatureSpec(expensive_resolution=r), batch_size=batch_size, runtime=runtime)
+        ex = FeatureExtractor(FeatureSpec(expensive_resolution=r, expensive_precision=precision),
+                              batch_size=batch_size, runtime=runtime)
         out[r] = {"short_side": short, **model_rates(ex.expensive_features, images, batch_size, repeats)}
     return out
 
 
-def bench_end_to_end(path: Path, batch_size: int, repeats: int, runtime: str) -> dict:
-    """``extract`` frames/s with the default spec (decode + light + expensive), after a warm-up batch."""
-    ex = FeatureExtractor(FeatureSpec(), batch_size=batch_size, runtime=runtime)
+def bench_end_to_end(path: Path, batch_size: int, repeats: int, runtime: str, precision: str) -> dict:
+    """``extract`` frames/s with the default spec but both passes in ``precision`` (decode + light +
+    expensive), after a warm-up batch."""
+    spec = FeatureSpec(light_precision=precision, expensive_precision=precision)
+    ex = FeatureExtractor(spec, batch_size=batch_size, runtime=runtime)
     ex.run_batch(next(iter(ex.batches(path))))  # warm-up: one batch through both backbones
     seconds, features = timings(lambda: ex.extract(path), repeats)
     return {"spec": json.loads(ex.spec.to_json()), **rates(len(features.indices), seconds)}
@@ -300,6 +308,11 @@ def environment() -> dict:
         "numpy": np.__version__,
         "av": metadata.version("av"),
     }
+
+
+def name(variant: tuple[str, str]) -> str:
+    """``runtime/precision``, as the tables and the JSON name a variant."""
+    return "/".join(variant)
 
 
 def fps_cells(r: dict) -> list:
@@ -334,19 +347,20 @@ def main(argv: list[str] | None = None) -> None:
             [f"decode, sizes={tuple(extraction_sizes)}", *fps_cells(dec["extraction_sizes"])],
         ]))
 
-        runtimes = args.runtimes or available_runtimes(torch.device("cpu"))
+        precisions = list(dict.fromkeys(run_precision(p, "cpu") for p in args.precisions))
+        runtimes = [(rt, p) for rt in (args.runtimes or available_runtimes(torch.device("cpu"))) for p in precisions]
         first = runtimes[0]
-        print(f"\nruntimes: {', '.join(runtimes)} (ratios: median frames/s over {first}'s)")
+        print(f"\nruntime/precision: {', '.join(map(name, runtimes))} (ratios: median frames/s over {name(first)}'s)")
         results["light"], results["expensive"], results["end_to_end"] = {}, {}, {}
 
-        def speedup(rows: dict, rt: str, key) -> str:
-            return f"{rows[rt][key]['median_fps'] / rows[first][key]['median_fps']:.2f}x"
+        def speedup(rows: dict, rt: tuple[str, str], key) -> str:
+            return f"{rows[name(rt)][key]['median_fps'] / rows[name(first)][key]['median_fps']:.2f}x"
 
         print("\n2. Light features (EfficientNet-Lite0 + GloVe)")
         extractors = {}
         for rt in runtimes:
-            extractors[rt] = light_extractors(args.resolutions, args.batch_size, rt)
-            results["light"][rt] = bench_light_speed(clip, extractors[rt], args.resolutions, model_frames, args.repeats)
+            extractors[rt] = light_extractors(args.resolutions, args.batch_size, *rt)
+            results["light"][name(rt)] = bench_light_speed(clip, extractors[rt], args.resolutions, model_frames, args.repeats)
         light = results["light"]
         paths, per_clip, source = agreement_sources(args.clips_dir, args.clips, args.frames_per_clip, clip)
         results["agreement"] = agree = bench_agreement(extractors[first], args.resolutions, paths, per_clip)
@@ -354,11 +368,11 @@ def main(argv: list[str] | None = None) -> None:
         print(table(
             ["runtime", "resolution", "short side", "frames", "best fps", "median fps", "vs first",
              "top-1 agree", "glove cos", "visual cos"],
-            [[rt, r, light[rt][r]["short_side"], *fps_cells(light[rt][r]), speedup(light, rt, r),
+            [[name(rt), r, light[name(rt)][r]["short_side"], *fps_cells(light[name(rt)][r]), speedup(light, rt, r),
               f"{a['top1_agreement']:.3f}", f"{a['glove_cosine']:.4f}", f"{a['visual_cosine']:.4f}"]
              for rt in runtimes for r, a in agree["per_resolution"].items()],
         ))
-        print(f"agreement ({first}) vs {REFERENCE_RESOLUTION} on {agree['frames']} frames from {agree['videos']} "
+        print(f"agreement ({name(first)}) vs {REFERENCE_RESOLUTION} on {agree['frames']} frames from {agree['videos']} "
               f"video(s): {source}")
         for reason in agree["skipped"]:
             print(f"  skipped {reason}")
@@ -366,19 +380,20 @@ def main(argv: list[str] | None = None) -> None:
         print("\n3. Expensive features (EfficientNet-Lite2)")
         exp = results["expensive"]
         for rt in runtimes:
-            exp[rt] = bench_expensive(clip, args.expensive_resolutions, model_frames, args.batch_size, args.repeats, rt)
+            exp[name(rt)] = bench_expensive(clip, args.expensive_resolutions, model_frames, args.batch_size,
+                                            args.repeats, *rt)
         print(table(["runtime", "resolution", "short side", "frames", "best fps", "median fps", "vs first"],
-                    [[rt, r, exp[rt][r]["short_side"], *fps_cells(exp[rt][r]), speedup(exp, rt, r)]
+                    [[name(rt), r, exp[name(rt)][r]["short_side"], *fps_cells(exp[name(rt)][r]), speedup(exp, rt, r)]
                      for rt in runtimes for r in args.expensive_resolutions]))
 
         print("\n4. End to end: FeatureExtractor(FeatureSpec()).extract(path)")
         e2e = results["end_to_end"]
         for rt in runtimes:
-            e2e[rt] = {"extract": bench_end_to_end(clip, args.batch_size, args.repeats, rt)}
+            e2e[name(rt)] = {"extract": bench_end_to_end(clip, args.batch_size, args.repeats, *rt)}
         print(f"light {default.light_resolution} + expensive {default.expensive_resolution}, decode sizes "
               f"{tuple(extraction_sizes)}")
         print(table(["runtime", "frames", "best fps", "median fps", "vs first"],
-                    [[rt, *fps_cells(e2e[rt]["extract"]), speedup(e2e, rt, "extract")] for rt in runtimes]))
+                    [[name(rt), *fps_cells(e2e[name(rt)]["extract"]), speedup(e2e, rt, "extract")] for rt in runtimes]))
 
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -3,7 +3,7 @@ the selector with several seeds, evaluate every method at every budget on the te
 why SMART helps or does not (the diagnosis figures of :mod:`smartframes.evaluation.diagnosis`).
 
     python benchmarks/real_ucf101.py --labels ../shared/data/ucf101-9/labels.csv --work ucf101-run \\
-        [--seeds 0,1,2] [--budgets 1,2,4,8,16] [--max-candidates 64]
+        [--seeds 0,1,2] [--budgets 1,2,4,8,16] [--max-candidates 64] [--expensive-precision bfloat16]
 
 Resumable: the store, and each seed's checkpoint, are reused when present. Prints the Table 2a
 layout (mean ± std over the seeds for the selector methods; random over 10 draws and the seeds),
@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--expensive-resolution", type=int, default=FeatureSpec().expensive_resolution)
     parser.add_argument("--light-precision", default=FeatureSpec().light_precision,
                         help="of the light pass (bfloat16 runs in float32 on a CPU without bfloat16 instructions)")
+    parser.add_argument("--expensive-precision", default=FeatureSpec().expensive_precision,
+                        help="of the expensive pass (benchmarks/precision_gate.py compares two runs)")
     parser.add_argument("--segments", default=None,
                         help="temporal annotations (default: segments.json beside --labels, if there)")
     parser.add_argument("--annotations", default=TrainConfig().annotations, choices=ANNOTATIONS,
@@ -57,7 +59,8 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     budgets = tuple(int(n) for n in args.budgets.split(","))
     spec = replace(FeatureSpec(), max_candidates=args.max_candidates, light_resolution=args.light_resolution,
-                   expensive_resolution=args.expensive_resolution, light_precision=args.light_precision)
+                   expensive_resolution=args.expensive_resolution, light_precision=args.light_precision,
+                   expensive_precision=args.expensive_precision)
     segments = args.segments or (Path(args.labels).parent / "segments.json")
     summary = extract_dataset(args.labels, work / "store", spec,
                               segments=segments if Path(segments).is_file() else None)
@@ -121,6 +124,7 @@ def main() -> None:
               f"SMART span at n=4 {100 * span.mean():.0f} %")
     print("\n" + PAPER)
     (work / f"results-{args.annotations}.json").write_text(json.dumps({
+        "test_videos": test_videos, "spec": asdict(spec),
         "rows": {f"{m}@{n}": [r.accuracy for r in v] for (m, n), v in rows.items()},
         "diagnosis": {s: [d.to_dict() for d in ds] for s, ds in diagnoses.items()}}, indent=1, default=str))
     print(f"\nwhole run: {time.perf_counter() - began:.0f} s")
