@@ -119,10 +119,10 @@ def test_bfloat16_light_features_stay_close_to_float32(tmp_path, write_class_fol
     monkeypatch.setattr(device, "cpu_has_bfloat16", lambda: True)  # bfloat16 arithmetic on any CPU
     root = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=1, frames=8)
     # PyTorch's autocast emulates bfloat16 where the CPU lacks it; OpenVINO would run float32 here
-    fast = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None), runtime="torch")
-    exact = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None, light_precision="float32"),
-                             runtime="torch")
-    assert fast.spec.light_precision == "bfloat16"
+    fast = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None, light_precision="bfloat16"),
+                            runtime="torch")
+    exact = FeatureExtractor(FeatureSpec(light_resolution=96, expensive_backbone=None), runtime="torch")
+    assert exact.spec.light_precision == "float32"  # the default
     frames = np.concatenate([read_frames(p, size=fast.spec.decode_sizes.light) for p in sorted(root.rglob("*.mp4"))])
     (va, _, _), (vb, _, _) = fast.light_features(frames), exact.light_features(frames)
     cosine = (va * vb).sum(1) / np.linalg.norm(va, axis=1) / np.linalg.norm(vb, axis=1)
