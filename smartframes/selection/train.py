@@ -201,8 +201,8 @@ def validation_figures(selector: SmartSelector, videos: list[VideoData], n: int,
 EVIDENCE_POWERS = (1.0, 0.5, 2.0, 4.0, 8.0)
 """Exponents k of the frame evidence in s = delta * gamma * e ** k that training tries on val (1, the
 score before k existed, first: it is kept unless another is strictly better). A larger k trusts the
-evidence more against delta and gamma, which on footage unlike the training filler rate frames of
-sport-like motion highly whatever they show (README, "Results on untrimmed footage")."""
+evidence more against delta and gamma, which, trained against one kind of filler, rate footage
+unlike it about as high as the action (docs/results.md, "Results on untrimmed footage")."""
 
 
 def choose_evidence_power(selector: SmartSelector, videos: list[VideoData], budgets: tuple[int, ...],
