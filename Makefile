@@ -32,7 +32,7 @@ bench: setup
 	$(BIN)/python benchmarks/batch_size.py
 
 # The generic selector shipped in the package (smartframes/pretrained/generic), rebuilt from the real
-# UCF101 clips in ../shared (about 25 minutes on 2 cores; the store in build/pretrained is reused).
+# UCF101 clips in ../shared (about 11 minutes on 2 cores; the store in build/pretrained is reused).
 UCF101_9 ?= ../shared/data/ucf101-9/labels.csv
 pretrained: setup
 	$(BIN)/python -m smartframes.scale.pretrained --labels $(UCF101_9) --work build/pretrained
