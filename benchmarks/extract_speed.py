@@ -47,8 +47,8 @@ import numpy as np
 import torch
 
 from smartframes.candidates import candidate_indices
-from smartframes.device import run_precision
 from smartframes.cli.bench import synthetic_frames
+from smartframes.device import run_precision
 from smartframes.features.backbones import centre_crop, to_input
 from smartframes.features.extractor import FeatureExtractor
 from smartframes.features.runtime import available_runtimes
@@ -310,11 +310,6 @@ def environment() -> dict:
     }
 
 
-def name(variant: tuple[str, str]) -> str:
-    """``runtime/precision``, as the tables and the JSON name a variant."""
-    return "/".join(variant)
-
-
 def fps_cells(r: dict) -> list:
     """Table cells: frames, best fps, median fps."""
     return [r["frames"], f"{r['best_fps']:.1f}", f"{r['median_fps']:.1f}"]
@@ -348,19 +343,20 @@ def main(argv: list[str] | None = None) -> None:
         ]))
 
         precisions = list(dict.fromkeys(run_precision(p, "cpu") for p in args.precisions))
-        runtimes = [(rt, p) for rt in (args.runtimes or available_runtimes(torch.device("cpu"))) for p in precisions]
-        first = runtimes[0]
-        print(f"\nruntime/precision: {', '.join(map(name, runtimes))} (ratios: median frames/s over {name(first)}'s)")
+        variants = {f"{rt}/{p}": (rt, p) for rt in (args.runtimes or available_runtimes(torch.device("cpu")))
+                    for p in precisions}  # "runtime/precision", as the tables and the JSON name them
+        first = next(iter(variants))
+        print(f"\nruntime/precision: {', '.join(variants)} (ratios: median frames/s over {first}'s)")
         results["light"], results["expensive"], results["end_to_end"] = {}, {}, {}
 
-        def speedup(rows: dict, rt: tuple[str, str], key) -> str:
-            return f"{rows[name(rt)][key]['median_fps'] / rows[name(first)][key]['median_fps']:.2f}x"
+        def speedup(rows: dict, v: str, key) -> str:
+            return f"{rows[v][key]['median_fps'] / rows[first][key]['median_fps']:.2f}x"
 
         print("\n2. Light features (EfficientNet-Lite0 + GloVe)")
         extractors = {}
-        for rt in runtimes:
-            extractors[rt] = light_extractors(args.resolutions, args.batch_size, *rt)
-            results["light"][name(rt)] = bench_light_speed(clip, extractors[rt], args.resolutions, model_frames, args.repeats)
+        for v, (rt, precision) in variants.items():
+            extractors[v] = light_extractors(args.resolutions, args.batch_size, rt, precision)
+            results["light"][v] = bench_light_speed(clip, extractors[v], args.resolutions, model_frames, args.repeats)
         light = results["light"]
         paths, per_clip, source = agreement_sources(args.clips_dir, args.clips, args.frames_per_clip, clip)
         results["agreement"] = agree = bench_agreement(extractors[first], args.resolutions, paths, per_clip)
@@ -368,32 +364,32 @@ def main(argv: list[str] | None = None) -> None:
         print(table(
             ["runtime", "resolution", "short side", "frames", "best fps", "median fps", "vs first",
              "top-1 agree", "glove cos", "visual cos"],
-            [[name(rt), r, light[name(rt)][r]["short_side"], *fps_cells(light[name(rt)][r]), speedup(light, rt, r),
+            [[v, r, light[v][r]["short_side"], *fps_cells(light[v][r]), speedup(light, v, r),
               f"{a['top1_agreement']:.3f}", f"{a['glove_cosine']:.4f}", f"{a['visual_cosine']:.4f}"]
-             for rt in runtimes for r, a in agree["per_resolution"].items()],
+             for v in variants for r, a in agree["per_resolution"].items()],
         ))
-        print(f"agreement ({name(first)}) vs {REFERENCE_RESOLUTION} on {agree['frames']} frames from {agree['videos']} "
+        print(f"agreement ({first}) vs {REFERENCE_RESOLUTION} on {agree['frames']} frames from {agree['videos']} "
               f"video(s): {source}")
         for reason in agree["skipped"]:
             print(f"  skipped {reason}")
 
         print("\n3. Expensive features (EfficientNet-Lite2)")
         exp = results["expensive"]
-        for rt in runtimes:
-            exp[name(rt)] = bench_expensive(clip, args.expensive_resolutions, model_frames, args.batch_size,
-                                            args.repeats, *rt)
+        for v, (rt, precision) in variants.items():
+            exp[v] = bench_expensive(clip, args.expensive_resolutions, model_frames, args.batch_size, args.repeats,
+                                     rt, precision)
         print(table(["runtime", "resolution", "short side", "frames", "best fps", "median fps", "vs first"],
-                    [[name(rt), r, exp[name(rt)][r]["short_side"], *fps_cells(exp[name(rt)][r]), speedup(exp, rt, r)]
-                     for rt in runtimes for r in args.expensive_resolutions]))
+                    [[v, r, exp[v][r]["short_side"], *fps_cells(exp[v][r]), speedup(exp, v, r)]
+                     for v in variants for r in args.expensive_resolutions]))
 
         print("\n4. End to end: FeatureExtractor(FeatureSpec()).extract(path)")
         e2e = results["end_to_end"]
-        for rt in runtimes:
-            e2e[name(rt)] = {"extract": bench_end_to_end(clip, args.batch_size, args.repeats, *rt)}
+        for v, (rt, precision) in variants.items():
+            e2e[v] = {"extract": bench_end_to_end(clip, args.batch_size, args.repeats, rt, precision)}
         print(f"light {default.light_resolution} + expensive {default.expensive_resolution}, decode sizes "
               f"{tuple(extraction_sizes)}")
         print(table(["runtime", "frames", "best fps", "median fps", "vs first"],
-                    [[name(rt), *fps_cells(e2e[name(rt)]["extract"]), speedup(e2e, rt, "extract")] for rt in runtimes]))
+                    [[v, *fps_cells(e2e[v]["extract"]), speedup(e2e, v, "extract")] for v in variants]))
 
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -34,6 +34,12 @@ def load(work: Path, annotations: str) -> tuple[dict[str, list[float]], int]:
     return results["rows"], videos
 
 
+def order(key: str) -> tuple[str, int]:
+    """``method@n`` sorted by method, then budget (``all@None`` has none)."""
+    method, _, n = key.partition("@")
+    return method, 0 if n == "None" else int(n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reference", type=Path, help="work folder of the reference run (float32)")
@@ -47,7 +53,7 @@ def main() -> None:
     clip = 100 / videos
     worst = 0.0
     print(f"{videos} test videos: one clip = {clip:.2f} points; mean accuracy over seeds, tried - reference")
-    for key in sorted(set(ref) & set(tried), key=lambda k: (k.split("@")[0], int(k.split("@")[1]) if k.split("@")[1] != "None" else 0)):
+    for key in sorted(set(ref) & set(tried), key=order):
         a, b = 100 * np.mean(ref[key]), 100 * np.mean(tried[key])
         worst = max(worst, abs(b - a))
         print(f"  {key:<14} {a:6.1f} -> {b:6.1f}  {b - a:+5.1f} points ({(b - a) / clip:+.1f} clips)"
