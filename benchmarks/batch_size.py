@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from smartframes.cli.bench import synthetic_frames
+from smartframes.evaluation.bench import synthetic_frames
 from smartframes.features.extractor import FeatureExtractor
 from smartframes.io.video import decode, write_video
 from smartframes.spec import FeatureSpec

@@ -21,7 +21,8 @@ import numpy as np
 from smartframes.evaluation.evaluate import evaluate
 from smartframes.features.store import FeatureStore
 from smartframes.selection.methods import METHODS
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.config import TrainConfig
+from smartframes.selection.train import train_selector
 
 SHOWN = [m for m in METHODS if m not in ("sfs", "gs", "all")]
 

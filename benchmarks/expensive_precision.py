@@ -22,7 +22,8 @@ import numpy as np
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
-from smartframes.features.extractor import BATCH_SIZE, FeatureExtractor
+from smartframes.features.extractor import FeatureExtractor
+from smartframes.spec import BATCH_SIZE
 from smartframes.features.store import FeatureStore
 from smartframes.io.video import read_frames
 from smartframes.selection.checkpoint import load_checkpoint

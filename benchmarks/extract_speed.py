@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from smartframes.candidates import candidate_indices
-from smartframes.cli.bench import synthetic_frames
+from smartframes.evaluation.bench import synthetic_frames
 from smartframes.device import run_precision
 from smartframes.features.backbones import centre_crop, to_input
 from smartframes.features.extractor import FeatureExtractor

@@ -27,7 +27,8 @@ from smartframes.features.backbones import load_backbone
 from smartframes.features.extractor import FeatureExtractor
 from smartframes.features.store import FeatureStore, VideoFeatures
 from smartframes.io.video import decode, probe
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.config import TrainConfig
+from smartframes.selection.train import train_selector
 from smartframes.spec import BACKBONES, FeatureSpec
 
 

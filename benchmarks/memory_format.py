@@ -19,7 +19,7 @@ import time
 import torch
 
 from smartframes.features.backbones import load_backbone
-from smartframes.features.extractor import BATCH_SIZE
+from smartframes.spec import BATCH_SIZE
 
 CASES = [("efficientnet_lite0", 160), ("efficientnet_lite2", 260)]
 

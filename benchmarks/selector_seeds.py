@@ -17,7 +17,8 @@ import argparse
 import numpy as np
 
 from smartframes.evaluation.evaluate import evaluate
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.config import TrainConfig
+from smartframes.selection.train import train_selector
 
 METHODS = ("smart", "sfs", "gs")
 

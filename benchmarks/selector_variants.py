@@ -21,8 +21,8 @@ import numpy as np
 
 from smartframes.evaluation.diagnosis import diagnose
 from smartframes.evaluation.evaluate import evaluate
-from smartframes.selection.networks import SelectorConfig
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.config import SelectorConfig, TrainConfig
+from smartframes.selection.train import train_selector
 
 
 def parse_variant(variant: str) -> tuple[TrainConfig, SelectorConfig]:

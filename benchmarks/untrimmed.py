@@ -33,7 +33,8 @@ from smartframes.evaluation.evaluate import evaluate, format_paired
 from smartframes.scale.extract import extract_dataset
 from smartframes.selection.checkpoint import load_checkpoint
 from smartframes.selection.methods import METHODS
-from smartframes.selection.train import ANNOTATIONS, TrainConfig, train_selector
+from smartframes.selection.config import ANNOTATIONS, TrainConfig
+from smartframes.selection.train import train_selector
 from smartframes.spec import FeatureSpec
 
 FILLER_CLASSES = {"train": ("ApplyEyeMakeup", "ApplyLipstick"), "val": ("BandMarching",)}  # test: the real clips

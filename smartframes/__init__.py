@@ -15,45 +15,58 @@ The data flows through the sub-packages in this order: ``io`` (decoding) -> ``da
 -> ``features`` (light and expensive features, the store) -> ``selection`` (the SMART networks,
 frame-choosing methods, training, serving, exports) -> ``evaluation`` -> ``scale`` (whole
 datasets, Ray) -> ``cli``.
+
+Names load on first use (PEP 562): ``import smartframes``, and a command that runs no network
+(``smartframes select clip.mp4`` with the default uniform method), never import torch.
 """
 
-from .candidates import CandidateRule, candidate_indices
-from .data.dataset import DatasetError, DatasetItem, load_dataset
-from .data.formats import FORMATS, FormatResult, load_format, load_source
-from .data.synth import SynthConfig, synthesize
-from .device import default_device
-from .errors import SmartframesError
-from .evaluation.ablation import Ablation, ablation
-from .evaluation.diagnosis import Diagnosis, diagnose
-from .evaluation.evaluate import Evaluation, MethodResult, evaluate
-from .evaluation.metrics import average_precision, mean_average_precision
-from .evaluation.report import build_report
-from .features.backbones import EfficientNetLite, load_backbone
-from .features.extractor import FeatureExtractor
-from .features.store import FeatureStore, StoreError, VideoFeatures
-from .io.video import Limits, VideoError, VideoInfo, decode, probe, read_frames, write_video
-from .scale.extract import ExtractSummary, extract_dataset
-from .scale.select import select_videos
-from .selection.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .selection.export import EXPORT_FORMATS, export_selections
-from .selection.head import HeadConfig
-from .selection.methods import METHODS, PICKS, choose, pick, segment_top, top_n
-from .selection.networks import SelectorConfig, SmartSelector
-from .selection.recogniser import Recogniser, TorchRecogniser
-from .selection.serving import FrameSet, Selection, Selector, iter_select_frames, load_selector, select_frames
-from .selection.train import TrainConfig, train_selector
-from .spec import BACKBONES, BackboneSpec, ConfigError, FeatureSpec
+from __future__ import annotations
+
+import importlib
+
 from .version import __version__ as __version__
 
-__all__ = [
-    "BACKBONES", "EXPORT_FORMATS", "FORMATS", "METHODS", "PICKS",
-    "Ablation", "BackboneSpec", "Diagnosis", "CandidateRule", "Checkpoint", "CheckpointError", "ConfigError", "DatasetError", "DatasetItem",
-    "EfficientNetLite", "Evaluation", "ExtractSummary", "FeatureExtractor", "FeatureSpec", "FeatureStore",
-    "FormatResult", "FrameSet", "HeadConfig", "Recogniser", "TorchRecogniser", "Limits", "MethodResult", "Selection", "Selector", "SelectorConfig",
-    "SmartSelector", "SmartframesError", "StoreError", "SynthConfig", "TrainConfig", "VideoError", "VideoFeatures",
-    "VideoInfo",
-    "ablation", "average_precision", "build_report", "candidate_indices", "choose", "decode", "default_device", "diagnose",
-    "evaluate", "export_selections", "extract_dataset", "iter_select_frames", "load_backbone", "load_checkpoint", "load_dataset",
-    "load_format", "load_selector", "load_source", "mean_average_precision", "probe", "read_frames",
-    "pick", "save_checkpoint", "segment_top", "select_frames", "select_videos", "synthesize", "top_n", "train_selector", "write_video",
-]
+_HOMES = {
+    "candidates": ("CandidateRule", "candidate_indices"),
+    "data.dataset": ("DatasetError", "DatasetItem", "load_dataset"),
+    "data.formats": ("FORMATS", "FormatResult", "load_format", "load_source"),
+    "data.synth": ("SynthConfig", "synthesize"),
+    "device": ("default_device",),
+    "errors": ("SmartframesError",),
+    "evaluation.ablation": ("Ablation", "ablation"),
+    "evaluation.diagnosis": ("Diagnosis", "diagnose"),
+    "evaluation.evaluate": ("Evaluation", "MethodResult", "evaluate"),
+    "evaluation.metrics": ("average_precision", "mean_average_precision"),
+    "evaluation.report": ("build_report",),
+    "features.backbones": ("EfficientNetLite", "load_backbone"),
+    "features.extractor": ("FeatureExtractor",),
+    "features.store": ("FeatureStore", "StoreError", "VideoFeatures"),
+    "io.video": ("Limits", "VideoError", "VideoInfo", "decode", "probe", "read_frames", "write_video"),
+    "scale.extract": ("ExtractSummary", "extract_dataset"),
+    "scale.select": ("select_videos",),
+    "selection.checkpoint": ("Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint"),
+    "selection.config": ("HeadConfig", "SelectorConfig", "TrainConfig"),
+    "selection.export": ("EXPORT_FORMATS", "export_selections"),
+    "selection.methods": ("METHODS", "PICKS", "choose", "pick", "segment_top", "top_n"),
+    "selection.networks": ("SmartSelector",),
+    "selection.recogniser": ("Recogniser", "TorchRecogniser"),
+    "selection.serving": ("FrameSet", "Selection", "Selector", "iter_select_frames", "load_selector", "select_frames"),
+    "selection.train": ("train_selector",),
+    "spec": ("BACKBONES", "BackboneSpec", "ConfigError", "FeatureSpec"),
+}
+"""Each public name's module, under ``smartframes``."""
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'smartframes' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -19,6 +19,15 @@ from .errors import SmartframesError
 GLOVE_NAME = "glove.6B.50d"
 GLOVE_DIM = 50
 PRECISIONS = ("float32", "bfloat16", "float16")
+RUNTIMES = ("auto", "openvino", "torch")
+"""``auto``: OpenVINO on a CPU where it is installed, eager PyTorch elsewhere."""
+RUNTIME_ENV = "SMARTFRAMES_RUNTIME"
+"""Environment variable with the runtime a ``runtime=None`` means (the CLI's ``--runtime`` sets it,
+so that worker processes, Ray's included, follow it)."""
+BATCH_SIZE = 16
+"""Frames decoded and sent through the light backbone at a time. On the 2-core CPU this was built
+on, Lite0 at 160 px ran at 240 / 273 / 204 frames/s with batches of 8 / 16 / 32 (smaller batches stay
+in cache); on a GPU raise it."""
 LEGACY_SPEC = {"light_precision": "float32"}
 """What a stored spec written before these fields existed meant (its features were float32)."""
 

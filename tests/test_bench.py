@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from smartframes.cli.bench import TIMED_METHODS, synthetic_frames
+from smartframes.evaluation.bench import TIMED_METHODS, synthetic_frames
 from smartframes.cli.main import main
 from smartframes.features.extractor import FeatureExtractor
 from smartframes.io.video import write_video

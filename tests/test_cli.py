@@ -117,3 +117,26 @@ def test_select_on_a_truncated_file_says_where_decoding_stopped(tmp_path):
                                    f"{last} ") and "of 80 stated" in line and max(chosen["indices"]) <= last
         else:
             assert proc.stderr == ""
+
+
+@pytest.mark.parametrize("method", ["uniform", "quality", "kcenter"])
+def test_select_imports_torch_only_for_a_method_that_runs_a_network(indexed_clip, method):
+    """A training-free selection that reads no network starts without torch (most of a cold
+    start); one that runs the light model does import it, so the check can fail."""
+    script = ("import sys\nfrom smartframes.cli.main import main\n"
+              f"status = main(['select', {str(indexed_clip)!r}, '-n', '4', '--method', {method!r}, '--json'])\n"
+              "print('torch' in sys.modules, status)")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    *selection, last = proc.stdout.strip().splitlines()
+    assert len(json.loads(selection[0])["indices"]) == 4
+    assert last == f"{method == 'kcenter'} 0"
+
+
+def test_import_smartframes_loads_names_on_first_use():
+    proc = subprocess.run([sys.executable, "-c", "import sys, smartframes\nprint('torch' in sys.modules)\n"
+                           "smartframes.SmartSelector\nprint('torch' in sys.modules)\n"
+                           "print(all(hasattr(smartframes, n) for n in smartframes.__all__))"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True", "True"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from smartframes.cli.demo import run_demo
+from smartframes.scale.demo import run_demo
 from smartframes.data.synth import SynthConfig
 from smartframes.selection.methods import METHODS
 

@@ -17,7 +17,8 @@ from smartframes.evaluation.cost import count_flops
 from smartframes.evaluation.evaluate import evaluate, format_paired, format_table
 from smartframes.selection.methods import METHODS, choose, random_frames, uniform_frames
 from smartframes.selection.scoring import score_videos
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.config import TrainConfig
+from smartframes.selection.train import train_selector
 
 
 def test_flop_counter_agrees_with_a_hand_count():

@@ -178,7 +178,7 @@ def test_what_is_kept_is_decided_by_the_size_of_the_candidates():
 def test_a_checkpoints_classifier_reads_the_chosen_frames_from_the_same_pass(tmp_path, opens, monkeypatch):
     """SMART with a checkpoint's classifier: one open, and the classifier sees the chosen frames at
     its own size exactly as a separate decode gives them."""
-    from smartframes.cli.bench import untrained_checkpoint
+    from smartframes.evaluation.bench import untrained_checkpoint
     from smartframes.features.extractor import FeatureExtractor
     from smartframes.io.video import read_frames
     from smartframes.selection.serving import Selector

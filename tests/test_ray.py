@@ -60,7 +60,8 @@ def test_batch_select_on_ray_exports_what_local_select_exports(local_ray, tmp_pa
     import json
 
     from smartframes.cli.main import main
-    from smartframes.selection.train import TrainConfig, train_selector
+    from smartframes.selection.config import TrainConfig
+    from smartframes.selection.train import train_selector
 
     data = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=10, frames=12)
     (data / "red" / "broken.mp4").write_text("no")
@@ -107,7 +108,8 @@ def test_both_engines_renew_the_claims_of_videos_in_flight(engine, request, tmp_
 
 def test_select_videos_from_python_on_both_engines(local_ray, tmp_path, write_class_folder, small_spec):
     from smartframes import Selection, VideoError, select_videos
-    from smartframes.selection.train import TrainConfig, train_selector
+    from smartframes.selection.config import TrainConfig
+    from smartframes.selection.train import train_selector
 
     data = write_class_folder(tmp_path / "data", classes=("red", "blue"), per_class=2, frames=12)
     extract_dataset(data, tmp_path / "store", small_spec, progress=False)

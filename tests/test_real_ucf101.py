@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from smartframes import FeatureStore, diagnose, evaluate, extract_dataset, load_selector, train_selector
-from smartframes.selection.train import TrainConfig
+from smartframes.selection.config import TrainConfig
 
 pytestmark = pytest.mark.slow
 CLASSES = ("Archery", "BabyCrawling")

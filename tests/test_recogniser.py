@@ -9,7 +9,7 @@ import torch
 
 from smartframes import SmartframesError, evaluate, extract_dataset, select_frames, train_selector
 from smartframes.selection.recogniser import Recogniser, TorchRecogniser, recognise
-from smartframes.selection.train import TrainConfig
+from smartframes.selection.config import TrainConfig
 
 
 class MeanColour(torch.nn.Module):

@@ -16,10 +16,10 @@ from smartframes.data.segments import (Segment, SegmentsError, inside_segments, 
 from smartframes.evaluation.evaluate import evaluate
 from smartframes.features.store import FeatureStore
 from smartframes.io.video import iter_frames, write_video
-from smartframes.selection.head import BACKGROUND, HeadConfig, frame_labels, train_head
+from smartframes.selection.config import ANNOTATIONS, HeadConfig, SelectorConfig, TrainConfig
+from smartframes.selection.head import BACKGROUND, frame_labels, train_head
 from smartframes.selection.methods import uniform_frames
-from smartframes.selection.networks import SelectorConfig
-from smartframes.selection.train import ANNOTATIONS, TrainConfig, annotated_target, choose_annotations, train_selector
+from smartframes.selection.train import annotated_target, choose_annotations, train_selector
 
 
 def test_activitynet_json(tmp_path):

@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 from hypothesis import given, settings, strategies as st
 
-from smartframes.selection.networks import GlobalSelector, SelectorConfig, SmartSelector, masked_softmax, pair_partners
+from smartframes.selection.config import SelectorConfig
+from smartframes.selection.networks import GlobalSelector, SmartSelector, masked_softmax, pair_partners
 from smartframes.selection.methods import top_n
 
 CFG = SelectorConfig(in_dim=6, num_classes=3, sfs_hidden=5, embed_dim=2, lstm_hidden=3, classifier_hidden=4, glove_dim=2)

@@ -16,8 +16,9 @@ from smartframes.features.store import FeatureStore
 from smartframes.selection.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from smartframes.selection.methods import top_n
 from smartframes.selection.scoring import load_videos, score_videos
-from smartframes.selection.networks import SelectorConfig, SmartSelector
-from smartframes.selection.train import TrainConfig, listnet_loss, smooth_in_time, train_selector
+from smartframes.selection.config import SelectorConfig, TrainConfig
+from smartframes.selection.networks import SmartSelector
+from smartframes.selection.train import listnet_loss, smooth_in_time, train_selector
 from smartframes.spec import FeatureSpec
 
 

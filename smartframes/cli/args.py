@@ -12,8 +12,7 @@ from pathlib import Path
 
 from ..data.formats import FORMATS, load_source, read_class_names
 from ..errors import SmartframesError
-from ..features.extractor import BATCH_SIZE
-from ..spec import PRECISIONS, FeatureSpec
+from ..spec import BATCH_SIZE, PRECISIONS, FeatureSpec
 
 DEVICES = ("cpu", "cuda")
 EXIT_SOME_FAILED = 4  # extract: the store holds videos that failed (0 with --allow-partial)

@@ -8,8 +8,8 @@ import os
 import sys
 
 from ..errors import SmartframesError
-from ..features.runtime import RUNTIME_ENV, RUNTIMES
 from ..io.files import DISK_ERRNOS, disk_error
+from ..spec import RUNTIME_ENV, RUNTIMES
 from ..version import __version__
 from . import bench, demo, evaluate, extract, probe, report, select, synth, train, verify
 from .args import OneLineParser, one_line

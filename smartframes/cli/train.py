@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..selection.networks import SelectorConfig
-from ..selection.train import ANNOTATIONS, TrainConfig
+from ..selection.config import ANNOTATIONS, SelectorConfig, TrainConfig
 from .args import add_command, class_list, output_folder, positive
 
 EXAMPLES = [
@@ -65,7 +64,7 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> argparse.Argument
 
 def run(args) -> int:
     """Train on ``args.store`` and write the checkpoint to ``args.out``."""
-    from ..selection.head import HeadConfig
+    from ..selection.config import HeadConfig
     from ..selection.train import train_selector
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,

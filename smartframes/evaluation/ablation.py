@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, replace
 
 from ..features.store import FeatureStore
 from ..selection.checkpoint import Checkpoint
-from ..selection.networks import SelectorConfig
-from ..selection.train import TrainConfig, train_selector
+from ..selection.config import SelectorConfig, TrainConfig
+from ..selection.train import train_selector
 from .evaluate import evaluate
 
 AS_PRINTED = "Global selector as printed (Eq. 5 on omega_t, trained by Eq. 7 alone)"

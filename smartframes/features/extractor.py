@@ -20,17 +20,13 @@ from ..device import check_device, resolve_device
 from ..errors import SmartframesError
 from ..io import video
 from ..io.decoder import Batch, DecodeSettings, candidate_batches
-from ..spec import BACKBONES, FeatureSpec
+from ..spec import BACKBONES, BATCH_SIZE, FeatureSpec
 from .backbones import centre_crop, to_input
 from .quality import light_confidence, pixel_statistics, quality_table
 from .runtime import load_runner
 from .store import VideoFeatures
 from .words import class_vectors
 
-BATCH_SIZE = 16
-"""Frames decoded and sent through the light backbone at a time. On the 2-core CPU this was built
-on, Lite0 at 160 px ran at 240 / 273 / 204 frames/s with batches of 8 / 16 / 32 (smaller batches stay
-in cache); on a GPU raise it."""
 EXPENSIVE_PIXELS_CPU = 4 * 260 * 260
 """Input pixels per forward pass of the expensive backbone on a CPU: Lite2 runs fastest in batches
 whose activations stay in cache, and those shrink with the resolution. On the 2-core CPU this was
@@ -74,7 +70,7 @@ class FeatureExtractor:
         batch_size: frames decoded, and sent through the light backbone, at a time.
         expensive_batch: frames per forward pass of the expensive backbone (None:
             :func:`expensive_batch_cpu` on a CPU, ``batch_size`` on a GPU).
-        runtime: what runs the backbones (:data:`~smartframes.features.runtime.RUNTIMES`; None:
+        runtime: what runs the backbones (:data:`~smartframes.spec.RUNTIMES`; None:
             ``$SMARTFRAMES_RUNTIME``, else ``auto``: OpenVINO on a CPU where it is installed).
     """
 

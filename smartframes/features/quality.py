@@ -5,8 +5,12 @@ from the previous candidate) and how sure the light model is of what it sees. Th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 HISTOGRAM_BINS = 32
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601 weights of R, G, B
@@ -36,6 +40,6 @@ def quality_table(stats: np.ndarray, hists: np.ndarray) -> np.ndarray:
 def light_confidence(logits: torch.Tensor) -> np.ndarray:
     """ImageNet logits (B, 1000) -> (B, 2): the light model's maximum class probability and the
     entropy (nats) of its class distribution."""
-    logp = torch.log_softmax(logits.float(), dim=1)
+    logp = logits.float().log_softmax(dim=1)
     p = logp.exp()
-    return torch.stack([p.max(1).values, -(p * logp).sum(1)], dim=1).cpu().numpy()
+    return np.stack([p.max(1).values.cpu().numpy(), -(p * logp).sum(1).cpu().numpy()], axis=1)

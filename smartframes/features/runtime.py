@@ -25,15 +25,8 @@ import torch
 
 from ..device import precision, run_precision
 from ..errors import SmartframesError
-from ..spec import BACKBONES
+from ..spec import BACKBONES, RUNTIME_ENV, RUNTIMES
 from .backbones import EfficientNetLite, load_backbone, weights_path
-
-RUNTIMES = ("auto", "openvino", "torch")
-"""``auto``: OpenVINO on a CPU where it is installed, eager PyTorch elsewhere."""
-RUNTIME_ENV = "SMARTFRAMES_RUNTIME"
-"""Environment variable with the runtime a ``runtime=None`` means (the CLI's ``--runtime`` sets it,
-so that worker processes, Ray's included, follow it)."""
-
 
 def cache_dir() -> Path:
     """Where converted models are kept: ``$SMARTFRAMES_CACHE``, else ``~/.cache/smartframes``."""

@@ -11,7 +11,7 @@ import time
 from typing import Callable, Hashable, Iterable, Iterator
 
 from ..errors import SmartframesError
-from ..features.runtime import RUNTIME_ENV
+from ..spec import RUNTIME_ENV
 
 HEARTBEAT_EVERY = 10.0  # seconds: the longest ray_map waits for a result before calling its heartbeat
 

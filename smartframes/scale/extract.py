@@ -20,12 +20,12 @@ from ..data.dataset import load_dataset, split_counts
 from ..data.segments import load_segments
 from ..device import check_device, resolve_device
 from ..errors import SmartframesError
-from ..features.extractor import BATCH_SIZE, FeatureExtractor, assemble, decode_settings, without_pixels
+from ..features.extractor import FeatureExtractor, assemble, decode_settings, without_pixels
 from ..features.store import FeatureStore, VideoFeatures, owner_name
 from ..io.decoder import DECODE_TIMEOUT, DecodeWorker
 from ..io.files import DiskError
 from ..io.video import Limits, VideoError
-from ..spec import FeatureSpec
+from ..spec import BATCH_SIZE, FeatureSpec
 
 RENEW_EVERY = 30.0  # seconds between renewals of the claim on a video being extracted
 

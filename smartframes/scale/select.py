@@ -6,10 +6,8 @@ from __future__ import annotations
 import os
 from typing import Iterable, Iterator, Literal
 
-from ..device import resolve_device
 from ..errors import SmartframesError
 from ..io.video import VideoError
-from ..selection.checkpoint import load_checkpoint
 from ..selection.serving import Selection, SelectVideo, check_method, load_selector
 
 Engine = Literal["local", "ray"]
@@ -43,10 +41,12 @@ def select_videos(videos: Iterable[str | os.PathLike], selector=None, n: int = 8
     if n < 1:
         raise SmartframesError(f"n must be >= 1, got {n}")
     videos = [str(v) for v in videos]
-    device = str(resolve_device(device))
     if engine == "ray":
+        from ..device import resolve_device
+        from ..selection.checkpoint import load_checkpoint
         from .cluster import ray_map
 
+        device = str(resolve_device(device))
         if selector is not None and not isinstance(selector, (str, os.PathLike)):
             raise SmartframesError("engine='ray' takes the selector as a checkpoint directory")
         # a bad checkpoint or method is one error here, not one per video

@@ -20,8 +20,9 @@ from safetensors.torch import load, save
 from ..errors import SmartframesError
 from ..io.files import atomic_write
 from ..spec import FeatureSpec, config_from_dict
-from .head import ExpensiveHead, HeadConfig
-from .networks import SelectorConfig, SmartSelector
+from .config import HeadConfig, SelectorConfig
+from .head import ExpensiveHead
+from .networks import SmartSelector
 
 FORMAT = "smartframes-selector/2"  # 2: standardised inputs, gamma_from_frame
 

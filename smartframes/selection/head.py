@@ -7,25 +7,13 @@ chosen frames is the final video prediction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import HeadConfig
 from .networks import feature_statistics
-
-
-@dataclass(frozen=True)
-class HeadConfig:
-    in_dim: int = 1280
-    num_classes: int = 10
-    hidden: int = 0  # 0: linear head; otherwise one hidden ReLU layer of this width
-    epochs: int = 30
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
 
 
 class ExpensiveHead(nn.Module):

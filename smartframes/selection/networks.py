@@ -17,54 +17,13 @@ high) is not chosen unless it looks like an action of the classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import SmartframesError
-
-
-@dataclass(frozen=True)
-class SelectorConfig:
-    """Dimensions and switches of a SMART selector (stored in its checkpoint)."""
-
-    in_dim: int = 1330  # D: light feature width (visual + GloVe)
-    num_classes: int = 10  # C
-    sfs_hidden: int = 256
-    embed_dim: int = 128  # E: per-frame embedding inside the global selector
-    lstm_hidden: int = 128  # H
-    classifier_hidden: int = 128
-    pairs: bool = True  # Z_i = [X_i : X_r]; False gives the single-frame input ablation
-    use_sfs: bool = True  # score uses delta (single-frame selector)
-    use_gs: bool = True  # score uses gamma (global selector)
-    use_glove: bool = True  # False drops the last 50 (GloVe) columns: the "VF only" ablation
-    glove_dim: int = 50
-    gamma_from_frame: bool = True  # Eq. 5 on frame t's beta_t Z_t; False: on omega_t, as printed
-    pick: str = "top"  # scores -> n frames: "top" (the n best) or "segments" (the best of each of n segments)
-    dropout: float = 0.0  # on the single-frame selector's hidden layer and the global selector's embedding, in training
-    # score also weighs each frame by the light classifier's largest class probability; training turns
-    # it off where no annotation keeps the action apart from the rest (--annotations ignore, or none)
-    use_evidence: bool = True
-    # s = delta * gamma * e ** evidence_power: how far the score leans on the frame evidence (training
-    # chooses it on val, train.EVIDENCE_POWERS; 1 in checkpoints written before it existed)
-    evidence_power: float = 1.0
-
-    def __post_init__(self):
-        if not (self.use_sfs or self.use_gs):
-            raise SmartframesError("a selector needs delta or gamma: --sfs-only and --gs-only exclude each other")
-        if self.pick not in ("top", "segments"):
-            raise SmartframesError(f"pick must be 'top' or 'segments', got {self.pick!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise SmartframesError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not self.evidence_power > 0:
-            raise SmartframesError(f"evidence_power must be > 0, got {self.evidence_power}")
-
-    def as_printed(self) -> "SelectorConfig":
-        """This selector with the global selector as the paper prints it: Eq. 5 on the running sum
-        omega_t (train it with :meth:`TrainConfig.as_printed`, by Eq. 7 alone)."""
-        return replace(self, gamma_from_frame=False)
+from .config import SelectorConfig
 
 
 STD_FLOOR = 1e-3

@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .networks import SelectorConfig
-from .train import TrainConfig
+from .config import SelectorConfig, TrainConfig
 
 GENERIC_DIR = Path(__file__).resolve().parent.parent / "pretrained" / "generic"
 GENERIC_TRAINING = TrainConfig(seed=0)

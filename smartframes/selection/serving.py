@@ -2,35 +2,39 @@
 pass, compute what the method reads (the light features on the device for a trained selector's
 scores; light features, confidence or frame statistics for a training-free method; nothing for
 uniform), pick n frames, and, when a recogniser is at hand, run it on the chosen frames only,
-converted from the same pass, and predict the class from them."""
+converted from the same pass, and predict the class from them.
+
+torch and the networks are imported by the paths that run them: a method that reads no network
+(``uniform``, ``quality``) selects without importing torch, which is most of a cold start."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
-import torch
 
-from ..device import precision
 from ..errors import SmartframesError
-from ..features.extractor import BATCH_SIZE, FeatureExtractor
 from ..features.quality import light_confidence, pixel_statistics, quality_table
 from ..io.decoder import Batch, candidate_batches
 from ..io.video import OpenVideo, Size, VideoError, VideoInfo, read_frames, scale_frames
-from ..spec import FeatureSpec
-from .checkpoint import Checkpoint, load_checkpoint
+from ..spec import BATCH_SIZE, FeatureSpec
 from .methods import DEFAULT_METHOD, INPUTS, SELECTOR_METHODS, SERVING_METHODS, choose
-from .networks import inference_partners
-from .pretrained import load_generic
-from .recogniser import Recogniser, recognise
+
+if TYPE_CHECKING:
+    import torch
+
+    from .checkpoint import Checkpoint
+    from .recogniser import Recogniser
 
 TRAINING_FREE_SPEC = replace(FeatureSpec(), max_candidates=64)
 """The features a training-free method reads without a checkpoint: the default spec with at most
 64 candidates a video, spread evenly, as the methods were evaluated on real UCF101 (and as the
 generic selector was trained)."""
+NETWORK_INPUTS = ("score", "light", "confidence")
+"""The inputs of :data:`~smartframes.selection.methods.INPUTS` that the light network computes."""
 ARRAY_PATH = "<frames>"
 """The ``path`` of a selection made on already-decoded frames."""
 
@@ -140,16 +144,23 @@ class Selector:
                  method: str | None = None, recogniser: Recogniser | None = None):
         self.method = check_method(method, ckpt)
         if ckpt is None and self.method in SELECTOR_METHODS:
+            from .pretrained import load_generic
+
             ckpt = load_generic()
         self.ckpt, self.recogniser = ckpt, recogniser
         spec = ckpt.spec if ckpt is not None else TRAINING_FREE_SPEC
         head = ckpt.head if ckpt is not None and recogniser is None else None
         if head is None:  # no Lite2 head to feed: the expensive backbone is not needed
             spec = replace(spec, expensive_backbone=None)
-        self.extractor = FeatureExtractor(spec, device=device, batch_size=batch_size)
-        self.device = self.extractor.device
-        self.selector = ckpt.selector.to(self.device) if ckpt is not None else None
-        self.head = head.to(self.device) if head is not None else None
+        self.spec, self.batch_size = spec, batch_size
+        self.extractor = self.device = self.selector = self.head = None  # None: no network runs
+        if head is not None or INPUTS[self.method] in NETWORK_INPUTS:
+            from ..features.extractor import FeatureExtractor
+
+            self.extractor = FeatureExtractor(spec, device=device, batch_size=batch_size)
+            self.device = self.extractor.device
+            self.selector = ckpt.selector.to(self.device) if ckpt is not None else None
+            self.head = head.to(self.device) if head is not None else None
 
     @property
     def classes(self) -> list[str] | None:
@@ -158,15 +169,20 @@ class Selector:
             return list(self.recogniser.classes)
         return self.ckpt.classes if self.head is not None else None
 
-    @torch.inference_mode()
     def score(self, light: np.ndarray | torch.Tensor, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores of one video's light features (T, D) -> (score, delta, gamma), each (T,)."""
-        x = torch.as_tensor(light, dtype=torch.float32, device=self.device)[None]  # (1, T, D)
-        mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=self.device)
-        partners = inference_partners(torch.tensor([x.shape[1]]), x.shape[1], seed)
-        with precision(self.ckpt.spec.light_precision, self.device):
-            score, delta, gs = self.selector(x, mask, partners.to(self.device))
-        out = torch.stack([score[0], delta[0], gs.gamma[0]]).float().cpu().numpy()  # (3, T): one copy to the host
+        import torch
+
+        from ..device import precision
+        from .networks import inference_partners
+
+        with torch.inference_mode():
+            x = torch.as_tensor(light, dtype=torch.float32, device=self.device)[None]  # (1, T, D)
+            mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=self.device)
+            partners = inference_partners(torch.tensor([x.shape[1]]), x.shape[1], seed)
+            with precision(self.ckpt.spec.light_precision, self.device):
+                score, delta, gs = self.selector(x, mask, partners.to(self.device))
+            out = torch.stack([score[0], delta[0], gs.gamma[0]]).float().cpu().numpy()  # (3, T): one copy to the host
         return out[0], out[1], out[2]
 
     def _array_batches(self, frames: np.ndarray, fps: float | None, sizes: tuple) -> Iterator[Batch]:
@@ -176,9 +192,9 @@ class Selector:
         T, H, W, _ = frames.shape
         rate = fps or 0.0
         info = VideoInfo(ARRAY_PATH, T, rate, T / rate if rate else 0.0, W, H, 0, "array")
-        wanted = self.extractor.spec.candidate_rule.indices(T, rate).tolist()
-        for start in range(0, len(wanted), self.extractor.batch_size):
-            chunk = wanted[start : start + self.extractor.batch_size]
+        wanted = self.spec.candidate_rule.indices(T, rate).tolist()
+        for start in range(0, len(wanted), self.batch_size):
+            chunk = wanted[start : start + self.batch_size]
             yield Batch(info, chunk, [i / rate if rate else float(i) for i in chunk],
                         tuple(scale_frames(frames[chunk], size) for size in sizes), False)
 
@@ -215,21 +231,20 @@ class Selector:
             def read(indices, at, seek):
                 return opened.read(indices, at, seek=seek)
 
-            spec = self.extractor.spec
-            batches = candidate_batches(opened, spec.candidate_rule, self._sizes(), self.extractor.batch_size,
+            batches = candidate_batches(opened, self.spec.candidate_rule, self._sizes(), self.batch_size,
                                         keep=True, allow_partial=True)
             return self._select(str(video), batches, read, n, size)
 
     def _lost(self, info: VideoInfo, decoded: int) -> int:
         """Candidates the container promised and the pass did not reach; a shortfall of two or
         fewer is a container's rounded frame count, not damage."""
-        wanted = len(self.extractor.spec.candidate_rule.indices(info.frame_count, info.fps))
+        wanted = len(self.spec.candidate_rule.indices(info.frame_count, info.fps))
         return wanted - decoded if wanted - decoded > 2 else 0
 
     def _sizes(self) -> tuple:
         """What each candidate is scaled to in the pass: the light size, or nothing for a method
         that reads no pixels."""
-        return () if INPUTS[self.method] is None else (self.extractor.spec.decode_sizes.light,)
+        return () if INPUTS[self.method] is None else (self.spec.decode_sizes.light,)
 
     def _select(self, path: str, batches: Iterable[Batch], read, n: int,
                 size: Size | bool) -> tuple[Selection, np.ndarray | None]:
@@ -242,7 +257,7 @@ class Selector:
             info = batch.info
             idx += batch.indices
             times += batch.times
-            if needs in ("score", "light", "confidence"):
+            if needs in NETWORK_INPUTS:
                 v, g, lg = self.extractor.light_tensors(batch.images[0])  # on the device
                 visual.append(v)
                 glove.append(g)
@@ -256,6 +271,8 @@ class Selector:
         cand, cand_times = np.asarray(idx, np.int64), np.asarray(times, np.float64)
         score = delta = gamma = None
         inputs = {}
+        if needs in NETWORK_INPUTS:
+            import torch  # loaded already by the light network
         if needs == "score":
             score, delta, gamma = self.score(torch.cat([torch.cat(visual), torch.cat(glove)], 1))  # (T, 1330)
         elif needs == "light":
@@ -272,8 +289,12 @@ class Selector:
             at = None if self.recogniser is not None else self.ckpt.spec.decode_sizes.expensive
             frames = read(indices, at, batch.seek)
             if self.recogniser is not None:  # the user's model, on the frames at the video's own size
+                from .recogniser import recognise
+
                 probs = recognise(self.recogniser, frames).mean(0)  # (C,)
             else:
+                import torch
+
                 with torch.inference_mode():
                     emb = self.extractor.expensive_tensors(frames)  # (n, 1280), on the device
                     probs = torch.softmax(self.head(emb), -1).mean(0).cpu().numpy()  # (C,)
@@ -305,8 +326,11 @@ def load_selector(path: str | os.PathLike | None = None, device: str | None = No
         CheckpointError: missing, damaged or inconsistent checkpoint.
         SmartframesError: an unknown method.
     """
-    return Selector(load_checkpoint(Path(path)) if path is not None else None, device=device, method=method,
-                    recogniser=recogniser)
+    if path is None:
+        return Selector(None, device=device, method=method, recogniser=recogniser)
+    from .checkpoint import load_checkpoint
+
+    return Selector(load_checkpoint(Path(path)), device=device, method=method, recogniser=recogniser)
 
 
 class SelectVideo:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -22,14 +22,12 @@ from ..errors import SmartframesError
 from ..features.store import FeatureStore
 from ..data.segments import inside_segments
 from .checkpoint import Checkpoint, save_checkpoint
-from .head import HeadConfig, cross_fit_oracle, frame_labels, train_head
+from .config import HeadConfig, SelectorConfig, TrainConfig
+from .head import cross_fit_oracle, frame_labels, train_head
 from .methods import pick
-from .networks import SelectorConfig, SmartSelector, pair_partners
+from .networks import SmartSelector, pair_partners
 from .recogniser import frame_probabilities
 from .scoring import VideoData, collate, load_frame_probabilities, load_videos, score_videos, video_prediction
-
-DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-4}
-
 
 def within_video_rank(p: np.ndarray) -> np.ndarray:
     """A video's per-frame oracle probabilities (T,) as ranks scaled to [0, 1] (ties share their
@@ -41,18 +39,7 @@ def within_video_rank(p: np.ndarray) -> np.ndarray:
     return ((rankdata(p) - 1) / (len(p) - 1)).astype(np.float32)
 
 
-TARGETS = {"probability": lambda p: p, "rank": within_video_rank}
-ANNOTATIONS = ("auto", "ignore", "head", "target")
-"""How training uses temporal annotations where the store has them: ``head`` trains the expensive head
-(and the heads that make the oracle targets) on the class inside the action and on an even spread
-over the classes outside it (:data:`~smartframes.selection.head.BACKGROUND`); ``target`` does that
-and also puts every frame inside the action above every frame outside it in the selector's target;
-``ignore`` uses neither (every frame of a video labelled with its class); ``auto`` is ``target`` or
-``ignore``, whichever head is right on more val videos with every candidate pooled
-(:func:`choose_annotations`): frames outside an annotated action may be filler to ignore (long
-videos) or context that names the class (the court around a basketball shot)."""
-
-
+TARGET_TRANSFORMS = {"probability": lambda p: p, "rank": within_video_rank}  # keys: config.TARGETS
 def choose_annotations(train_emb: list[np.ndarray], train_labels: list[int], inside: list[np.ndarray | None],
                        val_emb: list[np.ndarray], val_labels: list[int], head_cfg: HeadConfig,
                        seed: int = 0) -> tuple[str, dict[str, float]]:
@@ -77,7 +64,6 @@ def annotated_target(p: np.ndarray, inside: np.ndarray, target: str) -> np.ndarr
     if target == "rank":
         return within_video_rank(p + 2.0 * inside)  # p <= 1: every inside frame outranks every outside one
     return (p * inside).astype(np.float32)
-LOSSES = ("mse", "listnet")
 LISTNET_TEMPERATURE = 0.1
 """How sharply the ListNet loss's target distribution over a video's frames follows the targets
 (in [0, 1]): at 0.1 the best frame of a video weighs e^10 times the worst."""
@@ -100,59 +86,6 @@ def listnet_loss(score: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) 
     logits = torch.logit(score.clamp(1e-6, 1 - 1e-6)).masked_fill(~mask, float("-inf"))  # (B, T)
     want = torch.softmax((target / LISTNET_TEMPERATURE).masked_fill(~mask, float("-inf")), dim=1)  # (B, T)
     return -(want * torch.log_softmax(logits, dim=1).masked_fill(~mask, 0.0)).sum(1).mean()
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How the selector is trained (stored in the checkpoint)."""
-
-    epochs: int = 60
-    batch_size: int = 16
-    optimizer: str = "adam"  # "adam" or "sgd" (the paper's: momentum 0.9, lr 1e-4)
-    lr: float | None = None  # None: the optimizer's default, 1e-3 for adam and 1e-4 for sgd (the paper's)
-    momentum: float = 0.9
-    lr_step: int = 25  # divide the learning rate by 10 every lr_step epochs (paper)
-    theta2_penalty: float = 1e-3  # epsilon of Eq. 7
-    gamma_target: float = 1.0  # weight of gamma's MSE to the oracle targets; 0 trains GS by Eq. 7 alone
-    # what delta and gamma regress onto per frame: the oracle p(true class | frame)'s "rank" within the
-    # video (chosen on ucf101-9's val: rank correlation with the oracle 0.14-0.18 against -0.01-0.03
-    # for the "probability" itself; README, "Results on real UCF101")
-    target: str = "rank"
-    smooth: int = 1  # average the oracle targets over this many neighbouring candidates first (1: as they are)
-    loss: str = "mse"  # how delta and gamma learn the targets: "mse" per frame, or "listnet" ranking within the video
-    weight_decay: float = 0.0
-    # which epoch to keep: "best" by validation accuracy at val_budget (which makes val figures of
-    # the kept selector optimistic), or "last", which leaves val an unbiased estimate
-    keep: str = "best"
-    val_budget: int = 4  # n used for picking the epoch by validation accuracy
-    folds: int = 5  # cross-fitting folds for the oracle targets
-    annotations: str = "auto"  # how temporal annotations are used where the store has them (ANNOTATIONS)
-    evidence_c: float = 0.01  # inverse L2 strength of the frame-evidence classifier (scikit-learn's C)
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.optimizer not in DEFAULT_LR:
-            raise SmartframesError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(DEFAULT_LR)}")
-        if self.lr is None:
-            object.__setattr__(self, "lr", DEFAULT_LR[self.optimizer])
-        if self.target not in TARGETS:
-            raise SmartframesError(f"unknown target {self.target!r}; choose from {', '.join(TARGETS)}")
-        if self.keep not in ("best", "last"):
-            raise SmartframesError(f"keep must be 'best' or 'last', got {self.keep!r}")
-        if self.annotations not in ANNOTATIONS:
-            raise SmartframesError(f"unknown annotations use {self.annotations!r}; choose from {', '.join(ANNOTATIONS)}")
-        if self.loss not in LOSSES:
-            raise SmartframesError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
-        if not self.evidence_c > 0:
-            raise SmartframesError(f"evidence_c must be > 0, got {self.evidence_c}")
-        for name in ("epochs", "batch_size", "val_budget", "folds", "smooth"):
-            if getattr(self, name) < 1:
-                raise SmartframesError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-    def as_printed(self) -> "TrainConfig":
-        """These settings with the global selector trained as the paper prints it: by Eq. 7 alone,
-        gamma not regressed onto the oracle (pair with :meth:`SelectorConfig.as_printed`)."""
-        return replace(self, gamma_target=0.0)
 
 
 @torch.no_grad()
@@ -314,7 +247,7 @@ def train_selector(
     for v in train:
         p = smooth_in_time(v.target, cfg.smooth)
         v.target = annotated_target(p, annotated[v.id], cfg.target) if cfg.annotations == "target" and v.id in annotated \
-            else TARGETS[cfg.target](p)
+            else TARGET_TRANSFORMS[cfg.target](p)
     for v in train + val:
         v.probs = head.probabilities(v.emb)
     val_frame_acc = float(np.mean(np.concatenate([v.probs.argmax(1) == v.label for v in val])))

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from smartframes.cli.main import main
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.config import TrainConfig
+from smartframes.selection.train import train_selector
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,8 @@ import pytest
 from smartframes.cli.main import main
 from smartframes.features.store import FeatureStore
 from smartframes.scale.extract import extract_dataset
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.config import TrainConfig
+from smartframes.selection.train import train_selector
 
 pytestmark = pytest.mark.slow
 

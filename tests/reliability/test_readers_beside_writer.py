@@ -15,7 +15,8 @@ from smartframes.evaluation.evaluate import evaluate, format_table
 from smartframes.evaluation.report import build_report
 from smartframes.features.store import FeatureStore
 from smartframes.scale.extract import extract_dataset
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.config import TrainConfig
+from smartframes.selection.train import train_selector
 
 pytestmark = pytest.mark.slow
 

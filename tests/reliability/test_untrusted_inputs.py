@@ -16,7 +16,8 @@ from safetensors.torch import load_file, save_file
 from smartframes.selection.checkpoint import CheckpointError, load_checkpoint
 from smartframes.scale.extract import extract_dataset
 from smartframes.features.store import FeatureStore
-from smartframes.selection.train import TrainConfig, train_selector
+from smartframes.selection.config import TrainConfig
+from smartframes.selection.train import train_selector
 
 
 @pytest.fixture(scope="module")
