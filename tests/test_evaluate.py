@@ -218,6 +218,25 @@ def test_evaluation_scores_each_video_as_serving_does(toy_eval):
             np.testing.assert_allclose(got, want[0].numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_evaluate_pools_every_method_as_the_checkpoints_head_says(toy_eval):
+    from dataclasses import replace
+
+    from smartframes.selection.checkpoint import load_checkpoint
+    from smartframes.selection.head import pool_frames
+
+    ckpt = load_checkpoint(toy_eval / "ckpt")
+    assert ckpt.head.cfg.pooling in (1, 2, 4, 8)  # chosen on val in training
+    results = {}
+    for pooling in (1, 4):
+        ckpt.head.cfg = replace(ckpt.head.cfg, pooling=pooling)
+        report = evaluate(toy_eval / "store", None, (8,), ckpt=ckpt)
+        expected = [int(pool_frames(v.probs, pooling).argmax() == v.label) for v, _ in report.scored]
+        assert report.result("all").correct == tuple(expected)
+        results[pooling] = report
+    assert results[1].result("all").correct != results[4].result("all").correct or \
+        results[1].result("uniform", 8).correct != results[4].result("uniform", 8).correct
+
+
 def test_evaluate_with_probabilities_from_your_own_model(toy_eval, tmp_path):
     from smartframes.features.store import FeatureStore
 

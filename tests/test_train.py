@@ -301,3 +301,34 @@ def test_checkpoint_written_before_the_frame_evidence_loads_and_scores_as_it_did
         test = load_videos(store, "test", ckpt.classes)
     for (score, delta, gamma) in score_videos(loaded.selector, test):
         np.testing.assert_allclose(score, delta * gamma, rtol=1e-6)
+
+
+def test_pooling_keeps_the_surest_frames_and_one_is_the_mean():
+    from smartframes.selection.head import pool_frames
+
+    probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.35, 0.65], [0.4, 0.6]], np.float32)  # (n, C)
+    assert np.array_equal(pool_frames(probs, 1), probs.mean(0))  # the mean: class 1
+    assert np.allclose(pool_frames(probs, 4), probs[0])  # the surest 1 of 4: class 0
+    assert np.allclose(pool_frames(probs, 2), probs[[0, 1]].mean(0))  # ceil(4 / 2) = 2 frames
+    assert np.allclose(pool_frames(probs, 8), probs[0])  # never fewer than one frame
+    assert np.array_equal(pool_frames(probs[:1], 4), probs[0])
+
+
+def test_training_keeps_the_mean_unless_pooling_the_surest_frames_is_better_on_val():
+    from smartframes.selection.scoring import VideoData
+    from smartframes.selection.train import POOLINGS, choose_pooling
+
+    def video(label: int, probs: list[list[float]]) -> VideoData:
+        T = len(probs)
+        return VideoData(f"v{label}", "v.mp4", label, np.zeros((T, 4), np.float32), np.zeros((T, 8), np.float32),
+                         np.arange(T), np.arange(T, dtype=float), probs=np.array(probs, np.float32))
+
+    score = (np.array([4.0, 3.0, 2.0, 1.0]), None, None)  # SMART picks the frames in this order
+    # one frame plainly of the class, three of filler leaning to the other class
+    filler = [video(0, [[0.9, 0.1], [0.3, 0.7], [0.35, 0.65], [0.4, 0.6]])]
+    best, accuracy = choose_pooling(filler, [score], (4,))
+    # the mean (1) is wrong; 2, 4 and 8 are right, and the first of them is kept: the least change
+    assert best == 2 and accuracy == {1: 0.0, 2: 1.0, 4: 1.0, 8: 1.0} and set(accuracy) == set(POOLINGS)
+    # every frame shows the action: nothing beats the mean, which is kept
+    trimmed = [video(0, [[0.9, 0.1], [0.6, 0.4], [0.7, 0.3], [0.8, 0.2]])]
+    assert choose_pooling(trimmed, [score], (2, 4))[0] == 1

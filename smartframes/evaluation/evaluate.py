@@ -186,6 +186,8 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
         (getattr(recogniser, "gflops_per_frame", None) or 0.0) if own else None
     cost = build_cost_model(ckpt, lengths, external_gflops=external)
     results, rule = [], ckpt.selector.cfg.pick
+    # the checkpoint head's own way of pooling frames, for every method alike; the mean for other models
+    pooling = ckpt.head.cfg.pooling if ckpt.head is not None and probs_dir is None and not own else 1
     visual_dim = ckpt.spec.visual_dim
     missing = [m for m, name in (("quality", "quality"), ("confidence", "confidence"))
                if any(getattr(v, name) is None for v in videos)]
@@ -204,7 +206,7 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
                     picked = choose(method, n, T, score=score, delta=delta, gamma=gamma, probs=v.probs, rule=rule,
                                     label=v.label, rng=rng, light=v.x[:, :visual_dim], quality=v.quality,
                                     confidence=v.confidence)
-                    predictions.append(video_prediction(v.probs, picked))
+                    predictions.append(video_prediction(v.probs, picked, pooling))
                     right.append(hit_at_1(predictions[-1], v.all_labels))
                     if segments[v.id] is not None:
                         picked_times, name = v.times[picked], classes[v.label]
@@ -222,7 +224,7 @@ def evaluate(store_dir, selector_dir=None, budgets=(4, 8, 16), *, split: str = "
                 method, n, float(np.mean(accs)), float(np.std(accs)) if runs > 1 else None, float(np.mean(maps)),
                 float(np.mean(gflops)), float(np.mean(ms)), float(np.mean(precisions)) if precisions else None, below,
                 float(np.mean(recalls)) if recalls else None, None if runs > 1 else tuple(int(r) for r in right)))
-    action = [hit_at_1(video_prediction(v.probs, np.flatnonzero(inside)), v.all_labels) for v in videos
+    action = [hit_at_1(video_prediction(v.probs, np.flatnonzero(inside), pooling), v.all_labels) for v in videos
               if segments[v.id] is not None and (inside := inside_segments(v.times, segments[v.id], classes[v.label])).any()]
     return Evaluation(
         str(Path(store_dir).resolve()), split, classes, list(budgets), results,

@@ -53,7 +53,8 @@ class SelectorConfig:
 
 @dataclass(frozen=True)
 class HeadConfig:
-    """Dimensions and training of the expensive classifier's head (stored in its checkpoint)."""
+    """Dimensions and training of the expensive classifier's head, and how its per-frame
+    probabilities become a video's (stored in its checkpoint)."""
 
     in_dim: int = 1280
     num_classes: int = 10
@@ -62,6 +63,13 @@ class HeadConfig:
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    # a video's prediction from n frames: the mean over the ceil(n / pooling) of them with the largest
+    # class probability; 1 is the mean over all n (the paper's); training chooses it on val (train.POOLINGS)
+    pooling: int = 1
+
+    def __post_init__(self):
+        if self.pooling < 1:
+            raise SmartframesError(f"pooling must be >= 1, got {self.pooling}")
 
 
 DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-4}

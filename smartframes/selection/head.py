@@ -39,6 +39,17 @@ class ExpensiveHead(nn.Module):
         return torch.softmax(self(x), -1).cpu().numpy()
 
 
+def pool_frames(probs: np.ndarray, pooling: int = 1) -> np.ndarray:
+    """A video's class probabilities (C,) from those of its chosen frames (n, C): the mean over the
+    ceil(n / ``pooling``) frames with the largest class probability (:attr:`HeadConfig.pooling`;
+    1: over all n). Where most frames may show something else (long videos), the frames the head
+    reads most plainly carry the prediction."""
+    if pooling > 1 and len(probs) > 1:
+        keep = -(-len(probs) // pooling)
+        probs = probs[np.argsort(-probs.max(1), kind="stable")[:keep]]
+    return probs.mean(0)
+
+
 BACKGROUND = -1
 """The label of a frame outside the action of an annotated video: the head learns to spread its
 probability evenly over the classes there (cross-entropy to the uniform distribution), so that such

@@ -17,6 +17,7 @@ from ..data.segments import Segment
 from ..device import precision
 from ..errors import SmartframesError
 from ..features.store import FeatureStore
+from .head import pool_frames
 from .networks import SmartSelector, inference_partners
 
 
@@ -134,6 +135,7 @@ def score_videos(selector: SmartSelector, videos: list[VideoData], seed: int = 0
     return out
 
 
-def video_prediction(probs: np.ndarray, chosen: list[int]) -> np.ndarray:
-    """Average-pool per-frame class probabilities (T, C) over the chosen frames -> (C,)."""
-    return probs[chosen].mean(0)
+def video_prediction(probs: np.ndarray, chosen: list[int], pooling: int = 1) -> np.ndarray:
+    """Per-frame class probabilities (T, C) pooled over the chosen frames -> (C,): their mean, or
+    with ``pooling`` > 1 the mean of the surest of them (:func:`~smartframes.selection.head.pool_frames`)."""
+    return pool_frames(probs[chosen], pooling)

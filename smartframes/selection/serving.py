@@ -298,9 +298,12 @@ class Selector:
             else:
                 import torch
 
+                from .head import pool_frames
+
                 with torch.inference_mode():
                     emb = self.extractor.expensive_tensors(frames)  # (n, 1280), on the device
-                    probs = torch.softmax(self.head(emb), -1).mean(0).cpu().numpy()  # (C,)
+                    frame_probs = torch.softmax(self.head(emb), -1).cpu().numpy()  # (n, C)
+                probs = pool_frames(frame_probs, self.head.cfg.pooling)  # (C,)
             best = int(probs.argmax())
             label, probability = self.classes[best], float(probs[best])
             class_probabilities = {c: float(p) for c, p in zip(self.classes, probs)}

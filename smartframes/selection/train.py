@@ -154,6 +154,30 @@ def choose_evidence_power(selector: SmartSelector, videos: list[VideoData], budg
     return accuracy
 
 
+POOLINGS = (1, 2, 4, 8)
+"""Values of :attr:`HeadConfig.pooling` that training tries on val (1, the mean over the n frames,
+first: it is kept unless another is strictly better). On long videos, where most chosen frames may
+be footage of something else, the surest frames carry the prediction (docs/results.md, "Results on
+untrimmed footage"); on trimmed clips every frame shows the action and the mean keeps them all."""
+
+
+def choose_pooling(videos: list[VideoData], scores: list[tuple[np.ndarray, ...]], budgets: tuple[int, ...],
+                   rule: str = "top") -> tuple[int, dict[int, float]]:
+    """The :data:`POOLINGS` value whose mean val accuracy over ``budgets`` is highest, SMART choosing
+    the frames by ``scores`` (per video: score, delta, gamma) and each video's ``probs`` (T, C) the
+    recogniser's; returns it and the accuracy of each value."""
+    accuracy = {}
+    for pooling in POOLINGS:
+        right = [video_prediction(v.probs, pick(s[0], n, rule), pooling).argmax() == v.label
+                 for n in budgets for v, s in zip(videos, scores)]
+        accuracy[pooling] = float(np.mean(right)) if right else 0.0
+    best = POOLINGS[0]
+    for pooling in POOLINGS[1:]:
+        if accuracy[pooling] > accuracy[best]:
+            best = pooling
+    return best, accuracy
+
+
 def _optimizer(cfg: TrainConfig, params):
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -301,12 +325,17 @@ def train_selector(
     if selector.evidence is not None:
         budgets = tuple(sorted({1, 2, cfg.val_budget}))
         powers = choose_evidence_power(selector, val, budgets, spec.light_precision)
+    pooling_budgets = tuple(sorted({2, cfg.val_budget, 2 * cfg.val_budget}))
+    pooling, poolings = choose_pooling(val, score_videos(selector, val, precision_name=spec.light_precision),
+                                       pooling_budgets, selector.cfg.pick)
+    head.cfg = replace(head.cfg, pooling=pooling)
     meta = {
         "training": asdict(cfg),
         "versions": {"smartframes": __version__, "torch": torch.__version__},
         "validation": {"accuracy": best[0], "loss": -best[1], "budget": cfg.val_budget, "epoch": best_epoch,
                        "head_frame_accuracy": val_frame_acc,
-                       **({"evidence_power": {str(k): a for k, a in powers.items()}} if powers else {})},
+                       **({"evidence_power": {str(k): a for k, a in powers.items()}} if powers else {}),
+                       "pooling": {str(r): a for r, a in poolings.items()}},
         "train_videos": len(train),
         "val_videos": len(val),
         "seconds": time.perf_counter() - began,
@@ -317,5 +346,7 @@ def train_selector(
     log(f"selector: best val accuracy {best[0]:.3f} at epoch {best_epoch} (n={cfg.val_budget}), "
         + (f"frame evidence on, power {selector.cfg.evidence_power:g} (val accuracy at n = 1, 2, {cfg.val_budget}: "
            + ", ".join(f"{k:g}: {a:.3f}" for k, a in powers.items()) + ")" if powers else "frame evidence off")
-        + f", {meta['seconds']:.1f} s")
+        + f", pooling {pooling} (the prediction from the surest 1/pooling of the frames; val accuracy at n = "
+        + ", ".join(map(str, pooling_budgets)) + ": " + ", ".join(f"{r}: {a:.3f}" for r, a in poolings.items())
+        + f"), {meta['seconds']:.1f} s")
     return ckpt, {"history": history, **meta}
