@@ -82,8 +82,9 @@ def test_twenty_minute_video_at_one_frame_per_second_in_bounded_memory(tmp_path,
     with capsys.disabled():
         print(f"\n{MINUTES}-minute video, {MINUTES * 60} candidates: peak memory {peaks[MINUTES]:.0f} MiB "
               f"(extract and its decoding child, resident); a 1-minute one {peaks[1]:.0f} MiB")
-    # twenty times the frames, nearly the same memory: the extracting process grew by 77-94 MiB from 1 to
-    # 20 minutes here (under either runtime), the decoding child not at all; the rest is the processes,
-    # their libraries and models (OpenVINO about 45 MiB above eager PyTorch)
-    assert peaks[MINUTES] < peaks[1] + 128
+    # twenty times the frames, nearly the same memory: the extracting process grew by 77-110 MiB from 1 to
+    # 20 minutes run alone here (under either runtime), once 153 MiB inside the whole suite; the decoding
+    # child not at all; the rest is the processes, their libraries and models (OpenVINO about 45 MiB above
+    # eager PyTorch). Keeping each of the 14,400 decoded frames as well would add about 130 MiB more.
+    assert peaks[MINUTES] < peaks[1] + 192
     assert peaks[MINUTES] < 1100
