@@ -94,3 +94,18 @@ def test_converted_models_are_cached_and_a_damaged_one_is_converted_again(own_ca
     assert converted == [1]
     np.testing.assert_allclose(again.numpy(), emb.numpy(), rtol=1e-5, atol=1e-5)
     assert [p.name for p in (own_cache / "openvino").iterdir()] == [entry.name]  # no temporary left
+
+
+@pytest.mark.skipif(not runtime.openvino_available(), reason="OpenVINO is not installed")
+def test_converting_a_model_forks_no_process(own_cache, monkeypatch):
+    """OpenVINO's converter would send usage telemetry from a forked process; a fork taken while
+    this process decodes in other threads can hang for good, and this process's exit with it."""
+    import multiprocessing.process
+
+    started = []
+    real_start = multiprocessing.process.BaseProcess.start
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start",
+                        lambda self: started.append(self) or real_start(self))
+    monkeypatch.delenv("CI", raising=False)  # OpenVINO's own switch: telemetry stays off under CI
+    runtime.converted_model("efficientnet_lite0", 32, True)
+    assert (runtime.cache_dir() / "openvino").is_dir() and started == []

@@ -13,6 +13,7 @@ weights' sha256, the input size, the outputs and the OpenVINO version; nothing i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -109,6 +110,25 @@ def _weights_digest(name: str) -> str:
     return h.hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def _without_telemetry():
+    """Convert without OpenVINO's usage telemetry, which its converter sends, unless the user opted
+    out, from a process it forks off a thread: a library converting a model on the user's behalf
+    sends nothing, and that fork, taken while this process has decoding threads, can hang for good
+    (it inherits FFmpeg scaler threads' locks), and with it this process's exit."""
+    try:
+        from openvino_telemetry.utils.sender import TelemetrySender
+    except ImportError:  # no telemetry package: nothing is sent
+        yield
+        return
+    send = TelemetrySender.send
+    TelemetrySender.send = lambda self, *args, **kwargs: None
+    try:
+        yield
+    finally:
+        TelemetrySender.send = send
+
+
 def converted_model(name: str, resolution: int, logits: bool) -> Path:
     """The OpenVINO IR (``model.xml`` + ``model.bin``) of backbone ``name`` at ``resolution``, any
     batch size: converted from the packaged weights on first use and kept in :func:`cache_dir`.
@@ -125,7 +145,7 @@ def converted_model(name: str, resolution: int, logits: bool) -> Path:
     try:
         graph = _Outputs(load_backbone(name), logits).eval()
         example = torch.zeros(1, 3, resolution, resolution)
-        with warnings.catch_warnings():  # the trace fixing the "same" padding of this input size, as it should; torch.jit's deprecation
+        with warnings.catch_warnings(), _without_telemetry():  # the trace fixing the "same" padding, as it should; torch.jit's deprecation
             warnings.simplefilter("ignore")
             converted = ov.convert_model(graph, example_input=example, input=[(-1, 3, resolution, resolution)])
         ov.save_model(converted, work / "model.xml", compress_to_fp16=False)
