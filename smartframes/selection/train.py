@@ -40,6 +40,8 @@ def within_video_rank(p: np.ndarray) -> np.ndarray:
 
 
 TARGET_TRANSFORMS = {"probability": lambda p: p, "rank": within_video_rank}  # keys: config.TARGETS
+
+
 def choose_annotations(train_emb: list[np.ndarray], train_labels: list[int], inside: list[np.ndarray | None],
                        val_emb: list[np.ndarray], val_labels: list[int], head_cfg: HeadConfig,
                        seed: int = 0) -> tuple[str, dict[str, float]]:
@@ -64,6 +66,8 @@ def annotated_target(p: np.ndarray, inside: np.ndarray, target: str) -> np.ndarr
     if target == "rank":
         return within_video_rank(p + 2.0 * inside)  # p <= 1: every inside frame outranks every outside one
     return (p * inside).astype(np.float32)
+
+
 LISTNET_TEMPERATURE = 0.1
 """How sharply the ListNet loss's target distribution over a video's frames follows the targets
 (in [0, 1]): at 0.1 the best frame of a video weighs e^10 times the worst."""
@@ -146,12 +150,18 @@ def choose_evidence_power(selector: SmartSelector, videos: list[VideoData], budg
     for k in EVIDENCE_POWERS:
         selector.cfg = replace(selector.cfg, evidence_power=k)
         accuracy[k] = float(np.mean([validation_figures(selector, videos, n, precision_name)[0] for n in budgets]))
-    best = EVIDENCE_POWERS[0]
-    for k in EVIDENCE_POWERS[1:]:
-        if accuracy[k] > accuracy[best]:
-            best = k
-    selector.cfg = replace(selector.cfg, evidence_power=best)
+    selector.cfg = replace(selector.cfg, evidence_power=first_best(EVIDENCE_POWERS, accuracy))
     return accuracy
+
+
+def first_best(values: tuple, accuracy: dict) -> object:
+    """The first of ``values`` unless a later one has a strictly higher ``accuracy``: what a
+    setting chosen on val keeps on a tie."""
+    best = values[0]
+    for value in values[1:]:
+        if accuracy[value] > accuracy[best]:
+            best = value
+    return best
 
 
 POOLINGS = (1, 2, 4, 8)
@@ -171,11 +181,7 @@ def choose_pooling(videos: list[VideoData], scores: list[tuple[np.ndarray, ...]]
         right = [video_prediction(v.probs, pick(s[0], n, rule), pooling).argmax() == v.label
                  for n in budgets for v, s in zip(videos, scores)]
         accuracy[pooling] = float(np.mean(right)) if right else 0.0
-    best = POOLINGS[0]
-    for pooling in POOLINGS[1:]:
-        if accuracy[pooling] > accuracy[best]:
-            best = pooling
-    return best, accuracy
+    return first_best(POOLINGS, accuracy), accuracy
 
 
 def _optimizer(cfg: TrainConfig, params):
