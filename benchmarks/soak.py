@@ -101,18 +101,20 @@ def _fds(pid: int) -> int:
         return 0
 
 
-def _left_behind(marker: str) -> list[int]:
-    """Processes still running whose command line names ``marker`` (the store: the extract and its
-    forked decoding child carry it)."""
+def _left_behind(seen: set[int]) -> list[int]:
+    """Of the processes ``seen`` in the extract's tree, those still running (the extract and its
+    decoding children name smartframes in their command lines; a reused pid would not)."""
     pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    if marker.encode() in fh.read():
-                        pids.append(int(entry))
-            except OSError:
-                pass
+    for pid in seen:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                named = b"smartframes" in fh.read()
+            with open(f"/proc/{pid}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if named and state not in ("Z", "X"):
+            pids.append(pid)
     return pids
 
 
@@ -127,8 +129,10 @@ def soak(work: Path, videos: int, hostile_share: float, every: float = 0.1) -> d
     began = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     features = store / "features"
+    seen: set[int] = set()
     while proc.poll() is None:
         tree = _tree(proc.pid)
+        seen.update(tree)
         done = sum(1 for _ in features.glob("[!.]*.safetensors")) if features.is_dir() else 0
         samples.append((time.perf_counter() - began, done, _rss_mb(proc.pid), sum(_rss_mb(p) for p in tree),
                         _fds(proc.pid), len(tree) - 1))
@@ -136,7 +140,7 @@ def soak(work: Path, videos: int, hostile_share: float, every: float = 0.1) -> d
     seconds = time.perf_counter() - began
     stderr = proc.stderr.read()
     time.sleep(0.5)
-    left = _left_behind(str(store))
+    left = _left_behind(seen)
     with FeatureStore.open(store) as fs:
         done = {r.path for r in fs.records(status="done")}
         failed = {r.path: r.error for r in fs.records(status="failed")}

@@ -128,10 +128,10 @@ def test_select_videos_from_python_on_both_engines(local_ray, tmp_path, write_cl
 
 
 def _worker_pids(engine: str) -> list[int]:
-    """The processes doing the per-video work: Ray's actors, or the local engine's decoding child
-    (a fork of this process)."""
+    """The processes doing the per-video work: Ray's actors, or the local engine's decoding child."""
+    from smartframes.io.decoder import CHILD
+
     me = os.getpid()
-    mine = open(f"/proc/{me}/cmdline", "rb").read()
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
@@ -141,7 +141,7 @@ def _worker_pids(engine: str) -> list[int]:
             ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if (engine == "ray" and cmdline.startswith(b"ray::_Actor")) or (engine == "local" and ppid == me and cmdline == mine):
+        if (engine == "ray" and cmdline.startswith(b"ray::_Actor")) or (engine == "local" and ppid == me and CHILD.split(":")[0].encode() in cmdline):
             pids.append(int(entry))
     return pids
 

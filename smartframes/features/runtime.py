@@ -114,8 +114,8 @@ def _weights_digest(name: str) -> str:
 def _without_telemetry():
     """Convert without OpenVINO's usage telemetry, which its converter sends, unless the user opted
     out, from a process it forks off a thread: a library converting a model on the user's behalf
-    sends nothing, and that fork, taken while this process has decoding threads, can hang for good
-    (it inherits FFmpeg scaler threads' locks), and with it this process's exit."""
+    sends nothing, and that fork, taken while another thread holds an FFmpeg scaler with slice
+    threads, can hang for good (freeing the scaler in the child), and with it this process's exit."""
     try:
         from openvino_telemetry.utils.sender import TelemetrySender
     except ImportError:  # no telemetry package: nothing is sent

@@ -13,13 +13,16 @@ handed over are decoded, so memory stays at a few batches.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import queue
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Hashable, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
@@ -104,20 +107,36 @@ class Event:
     reason: str | None = None
 
 
-def _exit_with_parent() -> None:
-    """End this child when its parent dies (SIGKILL included), instead of waiting on it forever."""
-    parent = mp.parent_process()
-    if parent is not None:
-        threading.Thread(target=lambda: (parent.join(), os._exit(0)), daemon=True).start()
+CHILD = "smartframes.io.decoder:serve"
+"""The ``module:function`` a decoding child runs, given its two pipes (see :func:`serve`)."""
 
 
-def _child(settings: DecodeSettings, jobs, out) -> None:
-    """The child's loop: decode each ``(key, path)`` job and send its batches, then ``end``, down
-    the ``out`` pipe (whose only writer it is, so the parent reads EOF if it dies mid-message)."""
+def serve(jobs_fd: int, out_fd: int) -> None:
+    """A decoding child's whole life: read its :class:`DecodeSettings`, then ``(key, path)`` jobs
+    (``None`` to stop) from the ``jobs_fd`` pipe, and send each video's batches, then ``end``, down
+    the ``out_fd`` pipe (whose only writer it is, so the parent reads EOF if it dies mid-message).
+    The child ends at once when the jobs pipe closes: its parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills the child
-    _exit_with_parent()
+    jobs, out = Connection(jobs_fd, writable=False), Connection(out_fd, readable=False)
+    settings = jobs.recv()
+    out.send(("ready", None, None))  # starting counts as progress, not as the first video's time
+    inbox: queue.Queue = queue.Queue()
+
+    def read_jobs():
+        try:
+            while True:
+                inbox.put(jobs.recv())
+        except (EOFError, OSError):
+            os._exit(0)
+
+    threading.Thread(target=read_jobs, daemon=True).start()
+    _decode_jobs(settings, inbox.get, out)
+
+
+def _decode_jobs(settings: DecodeSettings, next_job, out) -> None:
+    """Decode each job ``next_job()`` returns until ``None``, sending the events down ``out``."""
     while True:
-        job = jobs.get()
+        job = next_job()
         if job is None:
             return
         key, path = job
@@ -130,6 +149,28 @@ def _child(settings: DecodeSettings, jobs, out) -> None:
             out.send(("error", key, e.reason))
         except Exception as e:  # a hostile file must cost one video, not the run
             out.send(("error", key, f"unexpected {type(e).__name__}: {e}"))
+
+
+def _launch(settings: DecodeSettings) -> tuple[subprocess.Popen, Connection, Connection]:
+    """Start a decoding child in a new interpreter: its process, the pipe to send it jobs, the pipe
+    its events come up. Not a fork: a child forked while another thread of this process holds an
+    FFmpeg scaler with slice threads (PyAV keeps one per thread that converted a frame) hangs for
+    good at its start, freeing that scaler."""
+    jobs_r, jobs_w = os.pipe()
+    out_r, out_w = os.pipe()
+    module, function = CHILD.split(":")
+    root = str(Path(__file__).resolve().parents[2])  # this smartframes, whatever the child's sys.path
+    code = (f"import sys; sys.path.insert(0, {root!r}); from {module} import {function}; "
+            f"{function}(int(sys.argv[1]), int(sys.argv[2]))")
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", code, str(jobs_r), str(out_w)], pass_fds=(jobs_r, out_w),
+                                stdin=subprocess.DEVNULL)
+    finally:
+        os.close(jobs_r)
+        os.close(out_w)  # the child's copy is the only one left: its death reads as EOF here
+    jobs = Connection(jobs_w, readable=False)
+    jobs.send(settings)
+    return proc, jobs, Connection(out_r, writable=False)
 
 
 _EOF = object()  # what the pipe reader hands on when the child's end is closed
@@ -158,10 +199,7 @@ class DecodeWorker:
         self.settings = settings
         self.timeout = timeout
         self.ahead = max(1, ahead)
-        # fork where there is one (as torch's DataLoader does): a spawned child re-imports the
-        # caller's script, which runs it again when the script has no `if __name__ == "__main__"`
-        self._ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        self._proc = None
+        self._proc: subprocess.Popen | None = None
 
     def __enter__(self):
         return self
@@ -179,31 +217,33 @@ class DecodeWorker:
             self._start()
 
     def _start(self):
-        self._jobs = self._ctx.Queue()
-        self._out, writer = self._ctx.Pipe(duplex=False)
-        self._proc = self._ctx.Process(target=_child, args=(self.settings, self._jobs, writer), daemon=True)
-        self._proc.start()
-        writer.close()  # the child's copy is the only one left: its death reads as EOF here
+        self._proc, self._jobs, self._out = _launch(self.settings)
         # a thread reads the pipe, so that a child stopped halfway through sending a batch cannot
         # block this process: recv() waits for a whole message, with no timeout
         self._inbox: queue.Queue = queue.Queue()
         self._reader = threading.Thread(target=_pump, args=(self._out, self._inbox), daemon=True)
         self._reader.start()
 
+    def _send(self, job) -> None:
+        try:
+            self._jobs.send(job)
+        except OSError:  # the child is dead: the next message read says so, and of which video
+            pass
+
     def _stop(self, kill: bool = False) -> None:
         if self._proc is None:
             return
-        if kill or not self._proc.is_alive():
+        if not kill and self._proc.poll() is None:
+            try:
+                self._jobs.send(None)
+                self._proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if self._proc.poll() is None:
             self._proc.kill()
-        else:
-            self._jobs.put(None)
-        self._proc.join(timeout=10)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join()
-        self._reader.join(timeout=10)  # the child is gone: its pipe reads EOF
-        self._jobs.cancel_join_thread()
+            self._proc.wait()
         self._jobs.close()
+        self._reader.join(timeout=10)  # the child is gone: its pipe reads EOF
         if not self._reader.is_alive():
             self._out.close()
         self._proc = None
@@ -226,7 +266,7 @@ class DecodeWorker:
                     job = (job[0], os.fspath(job[1]))
                     self.start()
                     pending.append(job)
-                    self._jobs.put(job)
+                    self._send(job)
                 if not pending:
                     finished = True
                     return
@@ -235,6 +275,8 @@ class DecodeWorker:
                     yield self._abandon(pending, message)
                     continue
                 kind, key, payload = message
+                if kind == "ready":
+                    continue
                 if kind == "batch":
                     yield Event("batch", key, batch=payload)
                     continue
@@ -254,8 +296,11 @@ class DecodeWorker:
             except queue.Empty:
                 message = None
             if message is _EOF:  # after every message the child sent before it died
-                self._proc.join(timeout=5)
-                return f"decoder process died (exit code {self._proc.exitcode}); abandoned"
+                try:
+                    code = self._proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    code = None
+                return f"decoder process died (exit code {code}); abandoned"
             if message is not None:
                 return message
             if time.monotonic() >= deadline:
@@ -267,5 +312,5 @@ class DecodeWorker:
         key, _ = pending.pop(0)
         self._start()
         for job in pending:
-            self._jobs.put(job)
+            self._send(job)
         return Event("error", key, reason=reason)

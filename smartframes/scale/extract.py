@@ -130,7 +130,7 @@ def extract_dataset(
         else:
             with DecodeWorker(decode_settings(spec, batch_size, limits), timeout=decode_timeout) as worker:
                 if todo:
-                    worker.start()  # before the models load: a forked child need not share their pages
+                    worker.start()  # its interpreter starts while the models load
                 extractor = FeatureExtractor(spec, device=device, batch_size=batch_size)
                 run.record(_local(extractor, worker, run))
         summary = run.summary

@@ -201,30 +201,41 @@ def test_videos_over_the_limits_are_refused_before_decoding(tmp_path, write_clas
         assert "--max-frames" in store.records()[0].error
 
 
-def test_a_decoder_that_dies_or_hangs_costs_only_its_video(tmp_path, monkeypatch, tally, write_class_folder):
-    """The child is forked, so a stand-in for FFmpeg patched in here runs there: it kills the
-    process half-way through a video, or hangs; the worker blames that video alone and goes on."""
-    import faulthandler
+def _child_module(tmp_path, monkeypatch, name: str, source: str) -> None:
+    """Make decoding children run ``name:serve`` from ``source`` (written to ``tmp_path``): a stand-in
+    that breaks the real child in a chosen way, since the child is a new interpreter."""
     import os
-    import signal
 
     import smartframes.io.decoder as decoder
 
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setattr(decoder, "CHILD", f"{name}:serve")
+
+
+def test_a_decoder_that_dies_or_hangs_costs_only_its_video(tmp_path, monkeypatch, tally, write_class_folder):
+    """A stand-in for FFmpeg in the child kills the process half-way through a video, or hangs; the
+    worker blames that video alone and goes on."""
     data = write_class_folder(tmp_path / "data", classes=("red",), per_class=4, frames=12)
     paths = sorted(data.rglob("*.mp4"))
     crash, hang = paths[1], paths[2]
-    real = decoder.candidate_batches
+    _child_module(tmp_path, monkeypatch, "faulty_child", f"""
+import os, signal, time
+import smartframes.io.decoder as decoder
+from smartframes.io.decoder import serve
 
-    def faulty(path, *args, **kwargs):
-        for k, batch in enumerate(real(path, *args, **kwargs)):
-            if str(path) == str(crash) and k == 1:
-                faulthandler.disable()  # pytest's handler would print the child's stack into the log
-                os.kill(os.getpid(), signal.SIGSEGV)
-            if str(path) == str(hang):
-                time.sleep(3600)
-            yield batch
+real = decoder.candidate_batches
 
-    monkeypatch.setattr(decoder, "candidate_batches", faulty)
+def faulty(path, *args, **kwargs):
+    for k, batch in enumerate(real(path, *args, **kwargs)):
+        if path == {str(crash)!r} and k == 1:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if path == {str(hang)!r}:
+            time.sleep(3600)
+        yield batch
+
+decoder.candidate_batches = faulty
+""")
     events = {}
     with DecodeWorker(DecodeSettings(CandidateRule(), (None,), 4), timeout=3.0) as worker:
         for event in worker.run((str(p), p) for p in paths):
@@ -240,28 +251,30 @@ def test_a_decoder_stopped_halfway_through_sending_a_batch_costs_only_its_video(
                                                                                 write_class_folder):
     """The child announces a 1 MiB message, writes 4 kB of it and stops: the parent must not wait
     for the rest (a blocking read has no timeout); the video is recorded as stalled."""
-    import os
-    import struct
     import threading
-
-    import smartframes.io.decoder as decoder
 
     data = write_class_folder(tmp_path / "data", classes=("red",), per_class=3, frames=12)
     paths = sorted(data.rglob("*.mp4"))
     half = str(paths[1])
-    real_child = decoder._child
+    _child_module(tmp_path, monkeypatch, "halfway_child", f"""
+import os, struct, time
+import smartframes.io.decoder as decoder
+from smartframes.io.decoder import serve
 
-    class StopsHalfway:
-        def __init__(self, out):
-            self.out = out
+real = decoder._decode_jobs
 
-        def send(self, message):
-            if message[:2] == ("batch", half):
-                os.write(self.out.fileno(), struct.pack("!i", 1 << 20) + bytes(4096))
-                time.sleep(3600)
-            self.out.send(message)
+class StopsHalfway:
+    def __init__(self, out):
+        self.out = out
 
-    monkeypatch.setattr(decoder, "_child", lambda settings, jobs, out: real_child(settings, jobs, StopsHalfway(out)))
+    def send(self, message):
+        if message[:2] == ("batch", {half!r}):
+            os.write(self.out.fileno(), struct.pack("!i", 1 << 20) + bytes(4096))
+            time.sleep(3600)
+        self.out.send(message)
+
+decoder._decode_jobs = lambda settings, next_job, out: real(settings, next_job, StopsHalfway(out))
+""")
     events = {}
 
     def run():
@@ -278,4 +291,31 @@ def test_a_decoder_stopped_halfway_through_sending_a_batch_costs_only_its_video(
         pytest.fail("the parent hung reading a half-sent message")
     assert events[str(paths[0])] == events[str(paths[2])] == "end"
     assert "stalled" in events[half]
+    tally["hostile inputs"] += 1
+
+
+def test_a_decoding_child_starts_while_another_thread_holds_a_pyav_scaler(tmp_path, tally, write_class_folder):
+    """PyAV keeps an FFmpeg scaler, with its slice threads, for each thread that converted a frame; a
+    child forked from another thread hung for good freeing it. The child must start and decode."""
+    import threading
+
+    import av
+
+    data = write_class_folder(tmp_path / "data", classes=("red",), per_class=2, frames=12)
+    paths = sorted(data.rglob("*.mp4"))
+    with av.open(str(paths[0])) as container:
+        next(container.decode(video=0)).to_ndarray(format="rgb24", width=64, height=48)
+    events = {}
+
+    def run():
+        with DecodeWorker(DecodeSettings(CandidateRule(), (None,), 4), timeout=10.0) as worker:
+            for event in worker.run((str(p), p) for p in paths):
+                if event.kind != "batch":
+                    events[event.key] = event.reason or "end"
+
+    other = threading.Thread(target=run, daemon=True)
+    other.start()
+    other.join(timeout=60)
+    assert not other.is_alive(), "the decoding run hung"
+    assert events == {str(p): "end" for p in paths}
     tally["hostile inputs"] += 1
