@@ -222,3 +222,55 @@ def test_worth_seeking_when_wanted_frames_lie_seconds_apart():
     assert worth_seeking(36_000, fps, int(36_000 / (SEEK_GAP_SECONDS * fps)))  # one frame every 5 s
     assert not worth_seeking(36_000, fps, 1_440)  # one a second: decoding straight through is cheaper
     assert not worth_seeking(100, fps, 0)
+
+
+def test_read_ahead_gives_the_items_in_order_and_raises_where_the_producer_failed():
+    from smartframes.io.decoder import read_ahead
+
+    assert list(read_ahead(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing():
+        yield from range(3)
+        raise VideoError("clip.mp4", "decoding stopped")
+
+    seen = []
+    with pytest.raises(VideoError, match="decoding stopped"):
+        for item in read_ahead(failing()):
+            seen.append(item)
+    assert seen == [0, 1, 2]
+
+
+def test_read_ahead_stopped_early_stops_and_closes_its_producer():
+    import threading
+
+    from smartframes.io.decoder import read_ahead
+
+    made, closed = [], threading.Event()
+
+    def source():
+        try:
+            for i in range(1000):
+                made.append(i)
+                yield i
+        finally:
+            closed.set()
+
+    ahead = read_ahead(source(), depth=2)
+    assert [next(ahead) for _ in range(3)] == [0, 1, 2]
+    ahead.close()
+    assert closed.is_set() and len(made) <= 3 + 2 + 2
+    assert not any(t.name == "read-ahead" and t.is_alive() for t in threading.enumerate())
+
+
+def test_selection_with_read_ahead_matches_reading_in_turn(indexed_clip, monkeypatch):
+    """SMART through the threaded pass chooses what the same pass in one thread chooses."""
+    import smartframes.selection.serving as serving
+    from smartframes.evaluation.bench import untrained_checkpoint
+    from smartframes.spec import FeatureSpec
+
+    selector = serving.Selector(untrained_checkpoint(FeatureSpec(light_resolution=48, expensive_resolution=64)))
+    threaded = selector.select(indexed_clip, 4)
+    monkeypatch.setattr(serving, "read_ahead", lambda items: items)
+    in_turn = selector.select(indexed_clip, 4)
+    assert threaded.indices == in_turn.indices and threaded.candidates.tolist() == in_turn.candidates.tolist()
+    assert np.array_equal(threaded.score, in_turn.score) and threaded.label == in_turn.label

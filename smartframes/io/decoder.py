@@ -2,7 +2,8 @@
 
 :func:`candidate_batches` is the one way frames reach the backbones: probe, refuse videos over the
 :class:`~smartframes.video.Limits`, pick the candidates, decode them (scaled by FFmpeg) and group
-them into batches.
+them into batches. :func:`read_ahead` runs it in a thread one or two batches ahead of the caller
+(how ``select`` overlaps decoding with the light pass on one video).
 
 :class:`DecodeWorker` runs it for a stream of videos in a child process that works ahead of the
 caller (decoding overlaps inference) and is watched: a video whose decoder makes no progress for
@@ -23,7 +24,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Hashable, Iterable, Iterator, Literal, Sequence
+from typing import Hashable, Iterable, Iterator, Literal, Sequence, TypeVar
 
 import numpy as np
 
@@ -77,6 +78,51 @@ def candidate_batches(video, rule: CandidateRule, sizes: Sequence[Size], batch_s
             idx, times, rows = [], [], [[] for _ in sizes]
     if idx:
         yield Batch(info, idx, times, tuple(np.stack(r) for r in rows), seek)
+
+
+Item = TypeVar("Item")
+
+
+def read_ahead(items: Iterable[Item], depth: int = 2) -> Iterator[Item]:
+    """``items`` in order, produced by a thread that works up to ``depth`` items ahead of the
+    caller, so that decoding overlaps what the caller does with each batch (PyAV, FFmpeg and
+    OpenVINO release the GIL). An exception of the producer is raised here, at the item where it
+    happened; a caller that stops early stops the producer (and closes ``items``) before this
+    generator finishes, so the video can be closed behind it."""
+    box: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                box.put((True, item))
+                if stop.is_set():
+                    return
+            box.put((False, None))
+        except BaseException as e:  # handed to the caller, who raises it
+            box.put((False, e))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, item = box.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting for room
+            try:
+                box.get(timeout=0.05)
+            except queue.Empty:
+                pass
 
 
 DECODE_TIMEOUT = 120.0

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import SmartframesError
 from ..features.quality import light_confidence, pixel_statistics, quality_table
-from ..io.decoder import Batch, candidate_batches
+from ..io.decoder import Batch, candidate_batches, read_ahead
 from ..io.video import OpenVideo, Size, VideoError, VideoInfo, read_frames, scale_frames
 from ..spec import BATCH_SIZE, FeatureSpec
 from .methods import DEFAULT_METHOD, INPUTS, SELECTOR_METHODS, SERVING_METHODS, choose
@@ -202,7 +202,8 @@ class Selector:
         """Choose ``n`` frames of a video and, with a checkpoint, classify it from them.
 
         Opens and probes a file once and decodes its candidate frames in one pass at the light
-        resolution, computes what the method reads (on the device), chooses, then converts only the
+        resolution (a thread decodes the next batch while the light network runs on this one),
+        computes what the method reads (on the device), chooses, then converts only the
         chosen frames for the final prediction (from the pass's pictures where they fit in memory,
         see :func:`smartframes.io.video.keeps_pictures`).
 
@@ -233,6 +234,8 @@ class Selector:
 
             batches = candidate_batches(opened, self.spec.candidate_rule, self._sizes(), self.batch_size,
                                         keep=True, allow_partial=True)
+            if self.extractor is not None:  # decode the next batch while the light network runs on this one
+                batches = read_ahead(batches)
             return self._select(str(video), batches, read, n, size)
 
     def _lost(self, info: VideoInfo, decoded: int) -> int:
