@@ -264,6 +264,7 @@ class DecodeWorker:
 
     def _start(self):
         self._proc, self._jobs, self._out = _launch(self.settings)
+        self._ready = False
         # a thread reads the pipe, so that a child stopped halfway through sending a batch cannot
         # block this process: recv() waits for a whole message, with no timeout
         self._inbox: queue.Queue = queue.Queue()
@@ -322,6 +323,7 @@ class DecodeWorker:
                     continue
                 kind, key, payload = message
                 if kind == "ready":
+                    self._ready = True
                     continue
                 if kind == "batch":
                     yield Event("batch", key, batch=payload)
@@ -346,7 +348,8 @@ class DecodeWorker:
                     code = self._proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     code = None
-                return f"decoder process died (exit code {code}); abandoned"
+                started = "" if self._ready else " before it started (its error is above)"
+                return f"decoder process died (exit code {code}){started}; abandoned"
             if message is not None:
                 return message
             if time.monotonic() >= deadline:

@@ -319,3 +319,16 @@ def test_a_decoding_child_starts_while_another_thread_holds_a_pyav_scaler(tmp_pa
     assert not other.is_alive(), "the decoding run hung"
     assert events == {str(p): "end" for p in paths}
     tally["hostile inputs"] += 1
+
+
+def test_a_decoding_child_that_cannot_start_fails_each_video_saying_so(tmp_path, monkeypatch, tally, write_class_folder):
+    data = write_class_folder(tmp_path / "data", classes=("red",), per_class=2, frames=12)
+    paths = sorted(data.rglob("*.mp4"))
+    _child_module(tmp_path, monkeypatch, "broken_child", "raise ImportError('a broken installation')\n")
+    events = {}
+    with DecodeWorker(DecodeSettings(CandidateRule(), (None,), 4), timeout=10.0) as worker:
+        for event in worker.run((str(p), p) for p in paths):
+            events[event.key] = event.reason
+    assert events == {str(p): "decoder process died (exit code 1) before it started (its error is above); abandoned"
+                      for p in paths}
+    tally["hostile inputs"] += 1
