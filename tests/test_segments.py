@@ -237,23 +237,29 @@ def _videos(rng, centres, kinds, label_of, n_videos, action_share=0.25, T=16):
     return [e.astype(np.float32) for e in emb], labels, inside
 
 
-def test_auto_annotations_take_the_head_that_reads_val_videos_better():
-    """Filler whose look goes with the class in training by chance and not in val: the head that
-    spreads evenly outside the action wins. Context that names the class (the court around the
-    shot) and an action that looks alike in both classes: the head on every frame wins."""
+def test_auto_annotations_ask_whether_the_footage_around_the_action_names_the_class():
+    """Filler whose look goes with the class in training by chance and not in val: outside the
+    action a head on every frame names the class no better than chance, so ``target``. Context that
+    names the class (the court around the shot) and an action that looks alike in both classes: the
+    frames around the action name it, so ``ignore``. Without annotated val videos the two heads are
+    compared by the val videos they get right."""
     rng = np.random.default_rng(0)
     cfg = HeadConfig(in_dim=8, num_classes=2, epochs=100)
     centres = rng.normal(size=(4, 8)) * 3  # 0, 1: the two actions; 2, 3: two kinds of filler
     train = _videos(rng, centres, lambda c, k: 2 + c, lambda k: k % 2, 40)  # class 0 always beside filler 2
     val = _videos(rng, centres, lambda c, k: 3 - c, lambda k: k % 2, 20)  # ... in val beside filler 3
-    chosen, acc = choose_annotations(*train, *val[:2], cfg)
+    chosen, named = choose_annotations(*train, *val, cfg)
+    assert chosen == "target" and named["outside"] < 0.1 < 0.9 < named["inside"], named
+    chosen, acc = choose_annotations(*train, *val[:2], [None] * 20, cfg)
     assert chosen == "target" and acc["target"] > acc["ignore"] + 0.5, acc
 
     centres = np.concatenate([rng.normal(size=(1, 8)) * 3] * 2 + [rng.normal(size=(2, 8)) * 3])
     centres[1] += 0.05  # the two actions look alike; the context (2 for class 0, 3 for class 1) does not
     train = _videos(rng, centres, lambda c, k: 2 + c, lambda k: k % 2, 40)
     val = _videos(rng, centres, lambda c, k: 2 + c, lambda k: k % 2, 20)
-    chosen, acc = choose_annotations(*train, *val[:2], cfg)
+    chosen, named = choose_annotations(*train, *val, cfg)
+    assert chosen == "ignore" and named["outside"] > 0.9 and named["inside"] < 0.8, named
+    chosen, acc = choose_annotations(*train, *val[:2], [None] * 20, cfg)
     assert chosen == "ignore" and acc["ignore"] > acc["target"] + 0.3, acc
 
 

@@ -44,8 +44,9 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> argparse.Argument
     p.add_argument("--annotations", choices=ANNOTATIONS, default=t.annotations,
                    help="where the store has temporal annotations (extract --segments): 'head' trains the expensive "
                    "head on the frames inside the action only, 'target' also ranks every frame inside the action above "
-                   f"every frame outside in the selector's target, 'ignore' uses neither, 'auto' takes 'target' or "
-                   f"'ignore', whichever head is right on more val videos (default {t.annotations})")
+                   f"every frame outside in the selector's target, 'ignore' uses neither, 'auto' takes 'target' where "
+                   f"the footage around the annotated actions of val does not name the class, 'ignore' where it "
+                   f"does (default {t.annotations})")
     p.add_argument("--pick", choices=("top", "segments"), default=SelectorConfig().pick,
                    help="scores -> n frames: the n best anywhere (default), or the best of each of n equal segments")
     p.add_argument("--sfs-only", action="store_true", help="ablation: score with delta alone")

@@ -81,10 +81,11 @@ ANNOTATIONS = ("auto", "ignore", "head", "target")
 (and the heads that make the oracle targets) on the class inside the action and on an even spread
 over the classes outside it (:data:`~smartframes.selection.head.BACKGROUND`); ``target`` does that
 and also puts every frame inside the action above every frame outside it in the selector's target;
-``ignore`` uses neither (every frame of a video labelled with its class); ``auto`` is ``target`` or
-``ignore``, whichever head is right on more val videos with every candidate pooled
-(:func:`smartframes.selection.train.choose_annotations`): frames outside an annotated action may be filler to ignore (long
-videos) or context that names the class (the court around a basketball shot)."""
+``ignore`` uses neither (every frame of a video labelled with its class); ``auto`` is ``target``
+where the footage outside the annotated actions of val does not name the class, ``ignore`` where it
+does (:func:`smartframes.selection.train.choose_annotations`): frames outside an annotated action may
+be filler to ignore (long videos) or context that names the class (the court around a basketball
+shot)."""
 LOSSES = ("mse", "listnet")
 """How delta and gamma learn the targets: mean squared error per frame, or ListNet ranking within the video."""
 
