@@ -201,6 +201,25 @@ def test_videos_over_the_limits_are_refused_before_decoding(tmp_path, write_clas
         assert "--max-frames" in store.records()[0].error
 
 
+def _ends_in_another_thread(paths, timeout: float) -> dict | None:
+    """A :class:`DecodeWorker` run over ``paths`` in another thread: how each video ended ("end" or
+    the reason), or None if the run was still going after a minute."""
+    import threading
+
+    events = {}
+
+    def run():
+        with DecodeWorker(DecodeSettings(CandidateRule(), (None,), 4), timeout=timeout) as worker:
+            for event in worker.run((str(p), p) for p in paths):
+                if event.kind != "batch":
+                    events[event.key] = event.reason or "end"
+
+    other = threading.Thread(target=run, daemon=True)
+    other.start()
+    other.join(timeout=60)
+    return None if other.is_alive() else events
+
+
 def _child_module(tmp_path, monkeypatch, name: str, source: str) -> None:
     """Make decoding children run ``name:serve`` from ``source`` (written to ``tmp_path``): a stand-in
     that breaks the real child in a chosen way, since the child is a new interpreter."""
@@ -251,8 +270,6 @@ def test_a_decoder_stopped_halfway_through_sending_a_batch_costs_only_its_video(
                                                                                 write_class_folder):
     """The child announces a 1 MiB message, writes 4 kB of it and stops: the parent must not wait
     for the rest (a blocking read has no timeout); the video is recorded as stalled."""
-    import threading
-
     data = write_class_folder(tmp_path / "data", classes=("red",), per_class=3, frames=12)
     paths = sorted(data.rglob("*.mp4"))
     half = str(paths[1])
@@ -275,18 +292,8 @@ class StopsHalfway:
 
 decoder._decode_jobs = lambda settings, next_job, out: real(settings, next_job, StopsHalfway(out))
 """)
-    events = {}
-
-    def run():
-        with DecodeWorker(DecodeSettings(CandidateRule(), (None,), 4), timeout=2.0) as worker:
-            for event in worker.run((str(p), p) for p in paths):
-                if event.kind != "batch":
-                    events[event.key] = event.reason or "end"
-
-    reader = threading.Thread(target=run, daemon=True)
-    reader.start()
-    reader.join(timeout=60)
-    if reader.is_alive():
+    events = _ends_in_another_thread(paths, timeout=2.0)
+    if events is None:
         tally["hangs"] += 1
         pytest.fail("the parent hung reading a half-sent message")
     assert events[str(paths[0])] == events[str(paths[2])] == "end"
@@ -297,27 +304,13 @@ decoder._decode_jobs = lambda settings, next_job, out: real(settings, next_job, 
 def test_a_decoding_child_starts_while_another_thread_holds_a_pyav_scaler(tmp_path, tally, write_class_folder):
     """PyAV keeps an FFmpeg scaler, with its slice threads, for each thread that converted a frame; a
     child forked from another thread hung for good freeing it. The child must start and decode."""
-    import threading
-
     import av
 
     data = write_class_folder(tmp_path / "data", classes=("red",), per_class=2, frames=12)
     paths = sorted(data.rglob("*.mp4"))
     with av.open(str(paths[0])) as container:
         next(container.decode(video=0)).to_ndarray(format="rgb24", width=64, height=48)
-    events = {}
-
-    def run():
-        with DecodeWorker(DecodeSettings(CandidateRule(), (None,), 4), timeout=10.0) as worker:
-            for event in worker.run((str(p), p) for p in paths):
-                if event.kind != "batch":
-                    events[event.key] = event.reason or "end"
-
-    other = threading.Thread(target=run, daemon=True)
-    other.start()
-    other.join(timeout=60)
-    assert not other.is_alive(), "the decoding run hung"
-    assert events == {str(p): "end" for p in paths}
+    assert _ends_in_another_thread(paths, timeout=10.0) == {str(p): "end" for p in paths}
     tally["hostile inputs"] += 1
 
 
