@@ -55,23 +55,23 @@ def choose_annotations(train_emb: list[np.ndarray], train_labels: list[int], ins
     frame are compared by the val videos each gets right, every frame pooled (ties go to
     ``"target"``). Returns the choice and the figures it was made on."""
     x = np.concatenate(train_emb)
-    every = [None] * len(train_emb)
-    heads = {"ignore": every} if any(m is not None for m in val_inside) else {"target": inside, "ignore": every}
-    trained = {}
-    for name, masks in heads.items():
+
+    def head_on(masks):
         y = np.concatenate([frame_labels(label, m, len(e)) for label, m, e in zip(train_labels, masks, train_emb)])
-        trained[name] = train_head(x, y, head_cfg, seed)
-    if "target" not in trained:
+        return train_head(x, y, head_cfg, seed)
+
+    every = head_on([None] * len(train_emb))
+    if any(m is not None for m in val_inside):
         right_in, right_out = [], []
         for e, label, m in zip(val_emb, val_labels, val_inside):
             if m is not None:
-                right = trained["ignore"].probabilities(e).argmax(1) == label
+                right = every.probabilities(e).argmax(1) == label
                 right_in.append(right[m])
                 right_out.append(right[~m])
         named = {"inside": float(np.concatenate(right_in).mean()), "outside": float(np.concatenate(right_out).mean())}
         return ("target" if named["outside"] < 0.5 * named["inside"] else "ignore"), named
     accuracy = {name: float(np.mean([head.probabilities(e).mean(0).argmax() == label for e, label in zip(val_emb, val_labels)]))
-                for name, head in trained.items()}
+                for name, head in (("target", head_on(inside)), ("ignore", every))}
     return ("target" if accuracy["target"] >= accuracy["ignore"] else "ignore"), accuracy
 
 
