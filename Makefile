@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench pretrained clean
+.PHONY: setup demo test bench clean
 
 setup: $(STAMP)
 
@@ -30,12 +30,6 @@ bench: setup
 	$(BIN)/python benchmarks/extract_speed.py
 	$(BIN)/python benchmarks/memory_format.py
 	$(BIN)/python benchmarks/batch_size.py
-
-# The generic selector shipped in the package (smartframes/pretrained/generic), rebuilt from the real
-# UCF101 clips in ../shared (about 11 minutes on 2 cores; the store in build/pretrained is reused).
-UCF101_9 ?= ../shared/data/ucf101-9/labels.csv
-pretrained: setup
-	$(BIN)/python -m smartframes.scale.pretrained --labels $(UCF101_9) --work build/pretrained
 
 clean:
 	rm -rf $(VENV) smartframes-demo .pytest_cache

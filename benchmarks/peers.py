@@ -1,7 +1,7 @@
 """Side by side with what users pick instead of a frame selector, on the same real clips: uniform
 sampling with decord (``VideoReader.get_batch``), PySceneDetect's content detector (one frame, the
 middle one, per detected scene), Katna's keyframe extraction, and ``smartframes.select_frames``
-with every training-free method and the shipped generic selector. Prints seconds per clip
+with every training-free method. Prints seconds per clip
 (median, min-max over the clips, models loaded beforehand and a warm-up clip not counted) and how
 many frames each returned.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import smartframes as sf
-from smartframes.selection.methods import SERVING_METHODS
+from smartframes.selection.methods import SELECTOR_METHODS, SERVING_METHODS
 
 
 def decord_uniform(path: str, n: int) -> int:
@@ -65,7 +65,7 @@ def main() -> None:
     clips = [str(root / rows[k]["path"]) if not os.path.isabs(rows[k]["path"]) else rows[k]["path"]
              for k in range(0, step * (args.count + 1), step)][: args.count + 1]  # the first is the warm-up
 
-    ours = {m: sf.load_selector(method=m, device="cpu") for m in SERVING_METHODS if m not in ("sfs", "gs")}
+    ours = {m: sf.load_selector(method=m, device="cpu") for m in SERVING_METHODS if m not in SELECTOR_METHODS}
     runners = {"decord uniform": lambda p: decord_uniform(p, args.n),
                "PySceneDetect content": lambda p: scenedetect_middles(p, args.n),
                "Katna keyframes": lambda p: katna_keyframes(p, args.n)}

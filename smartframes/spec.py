@@ -87,6 +87,8 @@ class DecodeSizes(NamedTuple):
 
 LIGHT_FIELDS = ("light_backbone", "light_resolution", "glove", "top_k_words", "light_precision")
 """The fields of :class:`FeatureSpec` that determine the light features."""
+CANDIDATE_FIELDS = ("every", "max_candidates", "candidate_fps")
+"""The fields of :class:`FeatureSpec` that choose the candidate frames, not what is computed on them."""
 
 
 @dataclass(frozen=True)

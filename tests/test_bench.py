@@ -70,7 +70,7 @@ def test_bench_reports_every_stage_method_and_ratio_on_both_clips(tmp_path, caps
     assert set(frames_through["expensive"]) == {N, FRAMES, REAL_FRAMES}
     cold = result["cold_start"]
     assert cold["clip"] == str(real)
-    assert {"uniform, no checkpoint", "smart, generic selector", "smart + classifier, checkpoint"} < set(cold)
+    assert {"uniform, no checkpoint", "kcenter, no checkpoint", "smart + classifier, checkpoint"} < set(cold)
     assert all(v["median_s"] > 0 for k, v in cold.items() if k != "clip")
     assert "generated clip:" in table and "real clip: real.mp4" in table and "cold start" in table
     assert "over uniform: " in table and "selector on 300 candidates" in table

@@ -10,7 +10,7 @@ import pytest
 
 from smartframes.cli.main import main
 from smartframes.selection.methods import DEFAULT_METHOD, SERVING_METHODS
-from smartframes.selection.pretrained import GENERIC_DIR, load_generic
+from smartframes.errors import SmartframesError
 from smartframes.selection.serving import load_selector
 from smartframes.spec import FeatureSpec
 from smartframes.data.synth import SynthConfig, synthesize
@@ -86,43 +86,41 @@ def test_select_cli_without_a_checkpoint_on_a_real_clip(real_clips, tmp_path, ca
     assert len(rows) == 5 and rows[0].startswith("path,rank,frame,time")
 
 
-def test_the_generic_selector_ships_in_the_package():
-    files = sorted(p.name for p in GENERIC_DIR.iterdir())
-    assert files == ["config.json", "model.safetensors"]
-    assert sum(p.stat().st_size for p in GENERIC_DIR.iterdir()) < 10_000_000
-    generic = load_generic()
-    assert generic.head is None and generic.spec.light_diff(FeatureSpec()) == []
-
-
-def test_the_generic_selector_selects_without_a_checkpoint(trained, capsys):
+@pytest.mark.parametrize("method", ["smart", "sfs", "gs"])
+def test_a_selector_method_without_a_checkpoint_says_it_needs_training(trained, capsys, method):
     video = sorted((trained / "bench" / "videos").rglob("*.mp4"))[0]
-    assert main(["select", str(video), "-n", "4", "--method", "smart", "--json", "--device", "cpu"]) == 0
+    assert main(["select", str(video), "-n", "4", "--method", method, "--json"]) == 2
     captured = capsys.readouterr()
-    out = json.loads(captured.out.strip().splitlines()[-1])
-    assert out["method"] == "smart" and out["label"] is None and len(out["indices"]) == 4
-    note = [line for line in captured.err.splitlines() if line.startswith("note:")]
-    assert len(note) == 1 and "smartframes train" in note[0]  # the generic selector says it needs training
-    assert len(out["score"]) == len(out["candidates"]) == 16
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith(f"smartframes: error: method '{method}' needs a selector trained on your own videos: "
+                           "smartframes train") and "uniform" in line
+    assert captured.out == ""
+    with pytest.raises(SmartframesError, match="needs a selector trained on your own videos"):
+        load_selector(method=method)
+    assert load_selector(trained / "ckpt", method=method).method == method
 
 
-@pytest.mark.parametrize("with_checkpoint", [True, False], ids=["checkpoint", "generic"])
-def test_the_three_ways_to_choose_frames_agree(trained, real_clips, with_checkpoint):
+@pytest.mark.parametrize("method", [None, "kcenter"], ids=["checkpoint", "no-checkpoint"])
+def test_the_three_ways_to_choose_frames_agree(trained, real_clips, method):
     """select_frames, load_selector(...).select and select_videos give the same frames, times and
     scores for the same video, selector and n."""
     from smartframes import select_frames, select_videos
 
     video = real_clips / "misc" / "v_Basketball_g01_c01.avi"
-    if with_checkpoint:
+    if method is None:
         ckpt = trained / "ckpt"
         selector, how = load_selector(ckpt), {"selector": ckpt}
     else:
-        selector, how = load_selector(method="smart"), {"method": "smart"}
+        selector, how = load_selector(method=method), {"method": method}
     sel = selector.select(video, n=5)
     frames = select_frames(video, 5, **how)
     [(path, batch)] = list(select_videos([video], n=5, **how))
     assert path == str(video) and len(sel.indices) == 5
     assert frames.indices == sel.indices == batch.indices
     assert frames.timestamps == sel.timestamps == batch.timestamps
+    if method is not None:  # a training-free method scores no frame
+        assert sel.scores is frames.scores is batch.scores is None
+        return
     assert sel.scores is not None and len(sel.scores) == 5
     assert frames.scores == pytest.approx(sel.scores) and batch.scores == pytest.approx(sel.scores)
     where = {int(c): k for k, c in enumerate(sel.candidates)}

@@ -196,14 +196,14 @@ def test_bad_dropout_is_refused():
 
 def test_selector_only_checkpoint_round_trip(toy, tmp_path):
     root, _, ckpt, _ = toy
-    save_checkpoint(tmp_path / "generic", replace(ckpt, head=None))
-    again = load_checkpoint(tmp_path / "generic")
+    save_checkpoint(tmp_path / "selector-only", replace(ckpt, head=None))
+    again = load_checkpoint(tmp_path / "selector-only")
     assert again.head is None and again.classes == ckpt.classes
     for (k, a), b in zip(ckpt.selector.state_dict().items(), again.selector.state_dict().values()):
         assert torch.equal(a, b), k
     with pytest.raises(SmartframesError, match="has no recogniser"):
-        evaluate(root / "store", tmp_path / "generic", (2,))
-    report = evaluate(root / "store", tmp_path / "generic", (2,), recogniser=root / "ckpt")
+        evaluate(root / "store", tmp_path / "selector-only", (2,))
+    report = evaluate(root / "store", tmp_path / "selector-only", (2,), recogniser=root / "ckpt")
     assert report.result("smart", 2).accuracy > 0.5
 
 
@@ -332,3 +332,23 @@ def test_training_keeps_the_mean_unless_pooling_the_surest_frames_is_better_on_v
     # every frame shows the action: nothing beats the mean, which is kept
     trimmed = [video(0, [[0.9, 0.1], [0.6, 0.4], [0.7, 0.3], [0.8, 0.2]])]
     assert choose_pooling(trimmed, [score], (2, 4))[0] == 1
+
+
+def test_several_stores_train_as_one_set(toy, tmp_path, make_toy_store):
+    root, _, _, _ = toy
+    make_toy_store(tmp_path, per_class=10, seed=3)  # 6 train, 2 val videos a class; other paths, other draws
+    quiet = {"progress": False, "log": lambda m: None}
+    _, one = train_selector(root / "store", None, TrainConfig(epochs=2), **quiet)
+    _, both = train_selector([root / "store", tmp_path / "store"], None, TrainConfig(epochs=2), **quiet)
+    assert (one["train_videos"], one["val_videos"]) == (54, 15)
+    assert (both["train_videos"], both["val_videos"]) == (54 + 18, 15 + 6)
+
+
+def test_stores_of_other_features_are_not_trained_on_together(toy, tmp_path):
+    root, _, _, _ = toy
+    with FeatureStore.open(root / "store") as store:
+        other = replace(store.spec, light_resolution=128)
+    FeatureStore.create_or_open(tmp_path / "store", other).close()
+    with pytest.raises(SmartframesError, match=r"store: its features are not those of .*light_resolution: 96 != 128"):
+        train_selector([root / "store", tmp_path / "store"], None, TrainConfig(epochs=1), progress=False,
+                       log=lambda m: None)

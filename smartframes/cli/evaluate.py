@@ -11,7 +11,7 @@ from .args import add_command, add_segments_arg, budgets, class_list, keep_segme
 EXAMPLES = [
     "smartframes evaluate --store store --selector ckpt --budgets 1,2,4,8",
     "smartframes evaluate --store store --selector ckpt --json results.json",
-    "smartframes evaluate --store store --recogniser ckpt",
+    "smartframes evaluate --store store --selector other-ckpt --recogniser ckpt",
 ]
 
 
@@ -23,9 +23,8 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> argparse.Argument
                     "GFLOPs and milliseconds per video, selection precision where ground truth exists.")
     add_segments_arg(p, "kept in the store; precision and recall of every selection are scored against them")
     p.add_argument("--store", required=True)
-    p.add_argument("--selector", default=None, help="checkpoint directory: its selector scores the frames (and its "
-                   "head classifies them unless --recogniser is given); default with --recogniser: the generic "
-                   "selector shipped in the package")
+    p.add_argument("--selector", required=True, help="checkpoint directory: its selector scores the frames (and its "
+                   "head classifies them unless --recogniser is given)")
     p.add_argument("--recogniser", default=None, metavar="CKPT",
                    help="checkpoint trained on this store whose head classifies the chosen frames: evaluates a "
                    "selector trained elsewhere (other classes, other data) against this store's own recogniser")
@@ -51,18 +50,12 @@ def run(args) -> int:
     from ..evaluation.ablation import ablation, format_ablation
     from ..evaluation.evaluate import evaluate, format_table, write_json
     from ..selection.checkpoint import load_checkpoint
-    from ..selection.pretrained import GENERIC_DIR
 
     if args.expensive_gflops is not None and args.probs_dir is None:
         raise SmartframesError("--expensive-gflops goes with --probs-dir (the checkpoint's own head is counted)")
     output_file(args.json)
-    if args.selector is None and args.recogniser is None:
-        raise SmartframesError("evaluate needs --selector CKPT, or --recogniser CKPT to evaluate the generic selector")
-    if args.ablation and args.selector is None:
-        raise SmartframesError("--ablation trains variants of --selector's settings: give --selector")
-    selector = args.selector if args.selector is not None else GENERIC_DIR
     keep_segments(args)
-    report = evaluate(args.store, selector, args.budgets, split=args.split, probs_dir=args.probs_dir,
+    report = evaluate(args.store, args.selector, args.budgets, split=args.split, probs_dir=args.probs_dir,
                       expensive_gflops=args.expensive_gflops, recogniser=args.recogniser,
                       classes=class_list(args.classes))
     print(format_table(report))

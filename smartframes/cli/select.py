@@ -57,7 +57,6 @@ def run(args) -> int:
     from ..evaluation.plots import contact_sheet
     from ..scale.select import select_videos
     from ..selection.export import export_selections
-    from ..selection.methods import SELECTOR_METHODS
 
     if args.dataset or args.format:
         if args.videos:
@@ -79,10 +78,6 @@ def run(args) -> int:
     output_file(args.sheet)
     notes = sys.stderr if args.json else sys.stdout
     segments = load_segments(args.segments, videos) if args.segments else {}
-    if args.selector is None and args.method in SELECTOR_METHODS:
-        print(f"note: --method {args.method} without --selector uses the generic selector in the package, trained on "
-              "other classes, where it chose no better than uniform (README, \"Selection without training\"); "
-              "train one on your own videos (smartframes train) for SMART to pay", file=sys.stderr)
     status, selections = 0, []
     results = select_videos(videos, args.selector, args.n, engine=args.engine, device=args.device,
                             address=args.address, actors=args.actors, method=args.method)

@@ -9,8 +9,8 @@ from .args import add_command, class_list, output_folder, positive
 
 EXAMPLES = [
     "smartframes train --store store --out ckpt",
-    "smartframes train --store store --out ckpt --epochs 30 --optimizer sgd",
     "smartframes train --store store --out ckpt --classes classes.txt",
+    "smartframes train --store trimmed-store untrimmed-store --out ckpt",
 ]
 
 
@@ -22,7 +22,9 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> argparse.Argument
                     description="Train the expensive classifier head (with cross-fitted oracle targets), the "
                     "single-frame selector and the global selector on the store's train split; keep the "
                     "epoch with the best validation accuracy; write a checkpoint directory.")
-    p.add_argument("--store", required=True, help="feature store made by `smartframes extract`")
+    p.add_argument("--store", required=True, nargs="+",
+                   help="feature store made by `smartframes extract`; several train as one set (their features "
+                   "must be of one spec; their candidate frames may differ)")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.add_argument("--epochs", type=int, default=t.epochs, help=f"default {t.epochs}")
     p.add_argument("--batch-size", type=positive(int), default=t.batch_size, help=f"videos per step (default {t.batch_size})")
@@ -64,7 +66,7 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> argparse.Argument
 
 
 def run(args) -> int:
-    """Train on ``args.store`` and write the checkpoint to ``args.out``."""
+    """Train on ``args.store`` (one store or several) and write the checkpoint to ``args.out``."""
     from ..selection.config import HeadConfig
     from ..selection.train import train_selector
 
@@ -75,7 +77,7 @@ def run(args) -> int:
     if args.gamma_as_printed:
         sel, cfg = sel.as_printed(), cfg.as_printed()
     output_folder(args.out)
-    train_selector(args.store, args.out, cfg, sel, HeadConfig(hidden=args.head_hidden), oracle_dir=args.oracle_dir,
+    train_selector(args.store[0] if len(args.store) == 1 else args.store, args.out, cfg, sel, HeadConfig(hidden=args.head_hidden), oracle_dir=args.oracle_dir,
                    classes=class_list(args.classes), progress=not args.quiet)
     print(f"checkpoint: {args.out}")
     return 0

@@ -168,9 +168,9 @@ def bench_clip(clip: Path, selectors: dict[str, Selector], cfg: BenchConfig, dev
 
 def cold_start(clip: Path, ckpt_dir: Path, n: int, repeats: int) -> dict:
     """Seconds of ``smartframes select`` on ``clip`` in a fresh process (import, model load, work),
-    without a checkpoint (uniform), with the generic selector (``--method smart``) and with a
+    without a checkpoint (uniform, and k-center, which runs the light network) and with a
     checkpoint (SMART and its expensive classifier)."""
-    commands = {"uniform, no checkpoint": [], "smart, generic selector": ["--method", "smart"],
+    commands = {"uniform, no checkpoint": [], "kcenter, no checkpoint": ["--method", "kcenter"],
                 "smart + classifier, checkpoint": ["--selector", str(ckpt_dir)]}
     out = {}
     for name, extra in commands.items():

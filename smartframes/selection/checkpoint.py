@@ -34,8 +34,8 @@ class CheckpointError(SmartframesError):
 @dataclass
 class Checkpoint:
     """A trained selector and the expensive classifier (the recogniser) trained with it; a
-    selector-only checkpoint (``head`` None, e.g. the generic one shipped in the package) chooses
-    frames but does not classify them."""
+    selector-only checkpoint (``head`` None: a selector evaluated against another checkpoint's
+    recogniser) chooses frames but does not classify them."""
 
     selector: SmartSelector
     head: ExpensiveHead | None

@@ -31,8 +31,7 @@ if TYPE_CHECKING:
 
 TRAINING_FREE_SPEC = replace(FeatureSpec(), max_candidates=64)
 """The features a training-free method reads without a checkpoint: the default spec with at most
-64 candidates a video, spread evenly, as the methods were evaluated on real UCF101 (and as the
-generic selector was trained)."""
+64 candidates a video, spread evenly, as the methods were evaluated on real UCF101."""
 NETWORK_INPUTS = ("score", "light", "confidence")
 """The inputs of :data:`~smartframes.selection.methods.INPUTS` that the light network computes."""
 ARRAY_PATH = "<frames>"
@@ -120,11 +119,17 @@ def check_method(method: str | None, ckpt: Checkpoint | None) -> str:
     """The method to serve with (None: ``smart`` with a checkpoint, else :data:`DEFAULT_METHOD`).
 
     Raises:
-        SmartframesError: an unknown method.
+        SmartframesError: an unknown method, or one that needs a trained selector and has none.
     """
     method = method or ("smart" if ckpt is not None else DEFAULT_METHOD)
     if method not in SERVING_METHODS:
         raise SmartframesError(f"unknown method {method!r}; choose from {', '.join(SERVING_METHODS)}")
+    if ckpt is None and method in SELECTOR_METHODS:
+        # a selector trained on other classes chose no better than uniform on classes it never saw
+        # (docs/results.md, "Which method, on classes the selector never saw"), so none ships
+        raise SmartframesError(f"method {method!r} needs a selector trained on your own videos: smartframes train "
+                               "--store STORE --out CKPT, then --selector CKPT (without one, the training-free "
+                               f"methods: {', '.join(m for m in SERVING_METHODS if m not in SELECTOR_METHODS)})")
     return method
 
 
@@ -133,8 +138,7 @@ class Selector:
     its expensive classifier) or from none (a training-free method, frames only, no class).
 
     Args:
-        ckpt: a loaded checkpoint; None for a training-free method, or for the generic selector
-            shipped in the package with ``smart``, ``sfs`` or ``gs`` (frames, no class).
+        ckpt: a loaded checkpoint; None for a training-free method (frames, no class).
         method: one of :data:`SERVING_METHODS` (None: ``smart`` with a checkpoint, else
             :data:`DEFAULT_METHOD`).
         device, batch_size: where and how many frames at a time the backbones run.
@@ -143,10 +147,6 @@ class Selector:
     def __init__(self, ckpt: Checkpoint | None = None, device: str | None = None, batch_size: int = BATCH_SIZE,
                  method: str | None = None, recogniser: Recogniser | None = None):
         self.method = check_method(method, ckpt)
-        if ckpt is None and self.method in SELECTOR_METHODS:
-            from .pretrained import load_generic
-
-            ckpt = load_generic()
         self.ckpt, self.recogniser = ckpt, recogniser
         spec = ckpt.spec if ckpt is not None else TRAINING_FREE_SPEC
         head = ckpt.head if ckpt is not None and recogniser is None else None
@@ -321,8 +321,8 @@ def load_selector(path: str | os.PathLike | None = None, device: str | None = No
     """A :class:`Selector` for serving, on ``device`` (None: CUDA when available).
 
     Args:
-        path: a checkpoint directory from ``train``; None for a training-free method, or for the
-            generic selector shipped in the package (``method="smart"``): frames without a class.
+        path: a checkpoint directory from ``train``; None for a training-free method: frames
+            without a class.
         method: one of :data:`SERVING_METHODS`; None: ``smart`` with a checkpoint, else
             :data:`DEFAULT_METHOD`.
         recogniser: your own model (:class:`~smartframes.selection.recogniser.Recogniser`) to
@@ -330,7 +330,7 @@ def load_selector(path: str | os.PathLike | None = None, device: str | None = No
 
     Raises:
         CheckpointError: missing, damaged or inconsistent checkpoint.
-        SmartframesError: an unknown method.
+        SmartframesError: an unknown method, or one that needs a trained selector and has none.
     """
     if path is None:
         return Selector(None, device=device, method=method, recogniser=recogniser)

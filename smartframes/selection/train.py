@@ -11,6 +11,7 @@ import copy
 import time
 import warnings
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from ..version import __version__
 from ..errors import SmartframesError
 from ..features.store import FeatureStore
 from ..data.segments import inside_segments
+from ..spec import CANDIDATE_FIELDS
 from .checkpoint import Checkpoint, save_checkpoint
 from .config import HeadConfig, SelectorConfig, TrainConfig
 from .head import cross_fit_oracle, frame_labels, train_head
@@ -230,7 +232,8 @@ def train_selector(
     """Train head, SFS and GS on a store's train split; keep the best epoch on val.
 
     Args:
-        store_dir: a feature store with expensive features and train/val videos.
+        store_dir: a feature store with expensive features and train/val videos, or several stores
+            whose features differ in their candidate frames at most (trained on as one set).
         out: checkpoint directory to write (None: don't write).
         cfg: optimisation settings.
         selector_cfg: network switches and sizes (``in_dim``/``num_classes`` are filled in).
@@ -249,17 +252,31 @@ def train_selector(
     """
     began = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    with FeatureStore.open(store_dir) as store:
-        finished, unfinished = store.freeze()
-        if unfinished:
-            log(f"{store_dir}: still being extracted: training on the {finished} videos finished now "
-                f"({unfinished} not yet)")
-        present = {r.label for r in store.records(status="done") if r.label is not None}
+    store_dirs = [store_dir] if isinstance(store_dir, (str, Path)) else list(store_dir)
+    store_dir = ", ".join(map(str, store_dirs))  # names the data in the messages below
+    spec, present, stores = None, set(), []
+    try:
+        for where in store_dirs:
+            stores.append(FeatureStore.open(where))
+            finished, unfinished = stores[-1].freeze()
+            if unfinished:
+                log(f"{where}: still being extracted: training on the {finished} videos finished now "
+                    f"({unfinished} not yet)")
+            differ = [] if spec is None else [d for d in spec.diff(stores[-1].spec)
+                                              if d.split(":")[0] not in CANDIDATE_FIELDS]
+            if differ:
+                raise SmartframesError(f"{where}: its features are not those of {store_dirs[0]} ({'; '.join(differ)}): "
+                                       "stores trained on together may differ in their candidate frames only")
+            spec = spec or stores[-1].spec
+            present |= {r.label for r in stores[-1].records(status="done") if r.label is not None}
         if classes is not None and set(classes) - present:
             raise SmartframesError(f"{store_dir}: no finished videos of {', '.join(sorted(set(classes) - present)[:5])}")
         classes = sorted(present if classes is None else set(classes))
-        train, val = (load_videos(store, split, classes, keep=set(classes)) for split in ("train", "val"))
-        spec = store.spec
+        train, val = ([v for store in stores for v in load_videos(store, split, classes, keep=set(classes))]
+                      for split in ("train", "val"))
+    finally:
+        for store in stores:
+            store.close()
     if len(classes) < 2:
         raise SmartframesError(f"{store_dir}: need at least 2 classes with finished videos, found {len(classes)}")
     if not train or not val:
