@@ -171,6 +171,11 @@ class FeatureSpec:
         expensive backbone or candidate rule."""
         return [d for d in self.diff(other) if d.split(":")[0] in LIGHT_FIELDS]
 
+    def feature_diff(self, other: "FeatureSpec") -> list[str]:
+        """:meth:`diff` without the candidate rule: what is computed on a frame, not which frames
+        are candidates (stores that differ in nothing else are trained on together)."""
+        return [d for d in self.diff(other) if d.split(":")[0] not in CANDIDATE_FIELDS]
+
     def diff(self, other: "FeatureSpec") -> list[str]:
         """Human-readable list of fields that differ, e.g. ``["light_resolution: 160 != 224"]``."""
         a, b = asdict(self), asdict(other)

@@ -22,7 +22,6 @@ from ..version import __version__
 from ..errors import SmartframesError
 from ..features.store import FeatureStore
 from ..data.segments import inside_segments
-from ..spec import CANDIDATE_FIELDS
 from .checkpoint import Checkpoint, save_checkpoint
 from .config import HeadConfig, SelectorConfig, TrainConfig
 from .head import cross_fit_oracle, frame_labels, train_head
@@ -253,7 +252,7 @@ def train_selector(
     began = time.perf_counter()
     torch.manual_seed(cfg.seed)
     store_dirs = [store_dir] if isinstance(store_dir, (str, Path)) else list(store_dir)
-    store_dir = ", ".join(map(str, store_dirs))  # names the data in the messages below
+    named = ", ".join(map(str, store_dirs))
     spec, present, stores = None, set(), []
     try:
         for where in store_dirs:
@@ -262,15 +261,14 @@ def train_selector(
             if unfinished:
                 log(f"{where}: still being extracted: training on the {finished} videos finished now "
                     f"({unfinished} not yet)")
-            differ = [] if spec is None else [d for d in spec.diff(stores[-1].spec)
-                                              if d.split(":")[0] not in CANDIDATE_FIELDS]
+            differ = [] if spec is None else spec.feature_diff(stores[-1].spec)
             if differ:
                 raise SmartframesError(f"{where}: its features are not those of {store_dirs[0]} ({'; '.join(differ)}): "
                                        "stores trained on together may differ in their candidate frames only")
             spec = spec or stores[-1].spec
             present |= {r.label for r in stores[-1].records(status="done") if r.label is not None}
         if classes is not None and set(classes) - present:
-            raise SmartframesError(f"{store_dir}: no finished videos of {', '.join(sorted(set(classes) - present)[:5])}")
+            raise SmartframesError(f"{named}: no finished videos of {', '.join(sorted(set(classes) - present)[:5])}")
         classes = sorted(present if classes is None else set(classes))
         train, val = ([v for store in stores for v in load_videos(store, split, classes, keep=set(classes))]
                       for split in ("train", "val"))
@@ -278,9 +276,9 @@ def train_selector(
         for store in stores:
             store.close()
     if len(classes) < 2:
-        raise SmartframesError(f"{store_dir}: need at least 2 classes with finished videos, found {len(classes)}")
+        raise SmartframesError(f"{named}: need at least 2 classes with finished videos, found {len(classes)}")
     if not train or not val:
-        raise SmartframesError(f"{store_dir}: need finished videos in both train and val splits "
+        raise SmartframesError(f"{named}: need finished videos in both train and val splits "
                                f"(train {len(train)}, val {len(val)})")
     C = len(classes)
     head_cfg = HeadConfig(**{**asdict(head_cfg or HeadConfig()), "in_dim": spec.expensive_dim, "num_classes": C})
