@@ -33,7 +33,7 @@ from smartframes.evaluation.evaluate import evaluate, format_paired
 from smartframes.scale.extract import extract_dataset
 from smartframes.selection.checkpoint import load_checkpoint
 from smartframes.selection.methods import METHODS
-from smartframes.selection.config import ANNOTATIONS, TrainConfig
+from smartframes.selection.config import ANNOTATIONS, EVIDENCE_SCORES, TrainConfig
 from smartframes.selection.train import train_selector
 from smartframes.spec import FeatureSpec
 
@@ -90,6 +90,8 @@ def main() -> None:
                         help="of the light pass; float32 (default) gives the same features on every CPU")
     parser.add_argument("--annotations", default=TrainConfig().annotations, choices=ANNOTATIONS,
                         help="how training uses the segments (smartframes train --annotations)")
+    parser.add_argument("--evidence-score", default=TrainConfig().evidence_score, choices=("auto", *EVIDENCE_SCORES),
+                        help="what the frame evidence reads (smartframes train --evidence-score)")
     parser.add_argument("--split", default="test", choices=("val", "test"), help="where to evaluate (choose on val)")
     parser.add_argument("--build-only", action="store_true", help="write the videos and stop")
     parser.add_argument("--extract-only", action="store_true", help="write the videos, extract and stop")
@@ -114,12 +116,12 @@ def main() -> None:
     rows: dict[tuple[str, int | None], list] = {}
     action: list[float] = []
     for seed in seeds:
-        ckpt_dir = work / f"selector-{args.annotations}-seed{seed}"
+        ckpt_dir = work / f"selector-{args.annotations}-{args.evidence_score}-seed{seed}"
         if (ckpt_dir / "config.json").is_file():
             ckpt = load_checkpoint(ckpt_dir)
         else:
-            ckpt, _ = train_selector(work / "store", ckpt_dir, TrainConfig(seed=seed, annotations=args.annotations),
-                                     progress=False)
+            ckpt, _ = train_selector(work / "store", ckpt_dir, TrainConfig(seed=seed, annotations=args.annotations,
+                                                                           evidence_score=args.evidence_score), progress=False)
         report = evaluate(work / "store", None, budgets, ckpt=ckpt, split=args.split)
         for r in report.results:
             rows.setdefault((r.method, r.budget), []).append(r)
@@ -130,7 +132,7 @@ def main() -> None:
     print_table(rows, budgets, report, len(seeds))
     print(f"\naction only (the same recogniser pooled over every candidate inside the action): {_mean_std(action)} %")
     print("\n" + PAPER)
-    (work / f"results-{args.annotations}-{args.split}.json").write_text(json.dumps(
+    (work / f"results-{args.annotations}-{args.evidence_score}-{args.split}.json").write_text(json.dumps(
         {f"{m}@{n}": [{"accuracy": r.accuracy, "map": r.map, "precision": r.selection_precision,
                        "recall": r.segment_recall, "gflops": r.gflops_per_video} for r in v]
          for (m, n), v in rows.items()}, indent=1))

@@ -216,6 +216,13 @@ def test_training_uses_the_annotations_it_is_told_to(tmp_path, make_toy_store):
     plain, _ = train_selector(store, None, TrainConfig(epochs=1, annotations="target"), SelectorConfig(use_evidence=False),
                               progress=False, log=lambda m: None)
     assert plain.selector.evidence is None
+    # the evidence's reading chosen on the annotated val videos by where the picks fall, unless told
+    figures = logs["target"][0].meta["validation"]["evidence_score"]
+    assert set(figures) == {"class", "energy"} and all(0 <= f <= 1 for f in figures.values())
+    assert logs["target"][0].selector.cfg.evidence_score == ("energy" if figures["energy"] > figures["class"] else "class")
+    told, _ = train_selector(store, None, TrainConfig(epochs=1, annotations="target", evidence_score="energy"),
+                             progress=False, log=lambda m: None)
+    assert told.selector.cfg.evidence_score == "energy" and "evidence_score" not in told.meta["validation"]
     report = evaluate(store, None, (1,), ckpt=logs["head"][0], split="val")
     videos = [v for v, _ in report.scored]
     right = {use: np.mean([(logs[use][0].head.probabilities(v.emb[masks[v.id]]).argmax(1) == v.label).mean()

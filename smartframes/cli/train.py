@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..selection.config import ANNOTATIONS, SelectorConfig, TrainConfig
+from ..selection.config import ANNOTATIONS, EVIDENCE_SCORES, SelectorConfig, TrainConfig
 from .args import add_command, class_list, output_folder, positive
 
 EXAMPLES = [
@@ -57,6 +57,10 @@ def add_parser(subparsers, common: argparse.ArgumentParser) -> argparse.Argument
     p.add_argument("--no-glove", action="store_true", help="ablation: visual features only")
     p.add_argument("--no-evidence", action="store_true",
                    help="ablation: score by delta and gamma alone, without the frame evidence of the classes")
+    p.add_argument("--evidence-score", choices=("auto", *EVIDENCE_SCORES), default=t.evidence_score,
+                   help="what the frame evidence reads from the light classifier of the classes: 'class', its largest class "
+                   "probability, 'energy', how strongly a frame shows any class (sigmoid of the log-sum-exp of the logits), "
+                   f"or 'auto', the one whose picks fall inside the annotated actions of val most often (default {t.evidence_score})")
     p.add_argument("--gamma-as-printed", action="store_true",
                    help="the global selector exactly as the paper prints it: Eq. 5 on the running sum omega_t and "
                    "trained by Eq. 7 alone (default: Eq. 5 on frame t, gamma also regressed onto the oracle)")
@@ -71,7 +75,8 @@ def run(args) -> int:
     from ..selection.train import train_selector
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                      val_budget=args.val_budget, seed=args.seed, target=args.target, annotations=args.annotations)
+                      val_budget=args.val_budget, seed=args.seed, target=args.target, annotations=args.annotations,
+                      evidence_score=args.evidence_score)
     sel = SelectorConfig(pairs=not args.no_pairs, use_sfs=not args.gs_only, use_gs=not args.sfs_only,
                          use_glove=not args.no_glove, pick=args.pick, use_evidence=not args.no_evidence)
     if args.gamma_as_printed:

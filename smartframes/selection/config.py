@@ -10,6 +10,9 @@ from dataclasses import dataclass, replace
 from ..errors import SmartframesError
 
 
+EVIDENCE_SCORES = ("class", "energy")  # readings of the frame evidence (SelectorConfig.evidence_score)
+
+
 @dataclass(frozen=True)
 class SelectorConfig:
     """Dimensions and switches of a SMART selector (stored in its checkpoint)."""
@@ -28,9 +31,13 @@ class SelectorConfig:
     gamma_from_frame: bool = True  # Eq. 5 on frame t's beta_t Z_t; False: on omega_t, as printed
     pick: str = "top"  # scores -> n frames: "top" (the n best) or "segments" (the best of each of n segments)
     dropout: float = 0.0  # on the single-frame selector's hidden layer and the global selector's embedding, in training
-    # score also weighs each frame by the light classifier's largest class probability; training turns
-    # it off where no annotation keeps the action apart from the rest (--annotations ignore, or none)
+    # score also weighs each frame by the frame evidence of the light classifier of the classes; training
+    # turns it off where no annotation keeps the action apart from the rest (--annotations ignore, or none)
     use_evidence: bool = True
+    # what the evidence reads from that classifier: "class", its largest class probability (the only
+    # reading before 0.5.3), or "energy", how strongly the frame shows any of the classes (sigmoid of
+    # the log-sum-exp of its logits); training chooses (TrainConfig.evidence_score)
+    evidence_score: str = "class"
     # s = delta * gamma * e ** evidence_power: how far the score leans on the frame evidence (training
     # chooses it on val, train.EVIDENCE_POWERS; 1 in checkpoints written before it existed)
     evidence_power: float = 1.0
@@ -44,6 +51,8 @@ class SelectorConfig:
             raise SmartframesError(f"dropout must be in [0, 1), got {self.dropout}")
         if not self.evidence_power > 0:
             raise SmartframesError(f"evidence_power must be > 0, got {self.evidence_power}")
+        if self.evidence_score not in EVIDENCE_SCORES:
+            raise SmartframesError(f"evidence_score must be one of {', '.join(EVIDENCE_SCORES)}, got {self.evidence_score!r}")
 
     def as_printed(self) -> "SelectorConfig":
         """This selector with the global selector as the paper prints it: Eq. 5 on the running sum
@@ -116,6 +125,9 @@ class TrainConfig:
     folds: int = 5  # cross-fitting folds for the oracle targets
     annotations: str = "auto"  # how temporal annotations are used where the store has them (ANNOTATIONS)
     evidence_c: float = 0.01  # inverse L2 strength of the frame-evidence classifier (scikit-learn's C)
+    # the frame evidence's reading (EVIDENCE_SCORES), or "auto": the one whose picks fall inside the
+    # annotated actions of val most often ("class" on a tie, or without annotated val videos)
+    evidence_score: str = "auto"
     seed: int = 0
 
     def __post_init__(self):
@@ -133,6 +145,8 @@ class TrainConfig:
             raise SmartframesError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         if not self.evidence_c > 0:
             raise SmartframesError(f"evidence_c must be > 0, got {self.evidence_c}")
+        if self.evidence_score not in ("auto", *EVIDENCE_SCORES):
+            raise SmartframesError(f"evidence_score must be one of auto, {', '.join(EVIDENCE_SCORES)}, got {self.evidence_score!r}")
         for name in ("epochs", "batch_size", "val_budget", "folds", "smooth"):
             if getattr(self, name) < 1:
                 raise SmartframesError(f"{name} must be >= 1, got {getattr(self, name)}")

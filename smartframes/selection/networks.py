@@ -207,9 +207,16 @@ class SmartSelector(nn.Module):
         return x
 
     def frame_evidence(self, x: torch.Tensor) -> torch.Tensor:
-        """Standardised x (B, T, D) -> e (B, T): the evidence classifier's largest class probability,
-        high on frames that plainly show one of the trained classes, near 1/C on anything else."""
-        return torch.softmax(self.evidence(x).float(), dim=-1).amax(-1)
+        """Standardised x (B, T, D) -> e (B, T) in (0, 1), high on frames that plainly show one of the
+        trained classes. ``energy``: sigmoid(logsumexp(logits)), the probability of "some class"
+        against a background whose logit is 0 (fitting puts the median action frame there), low
+        on footage the classifier has no strong logit for, familiar or not; ``class``: the largest
+        class probability, which footage unlike every class can still reach when one logit merely
+        leads the others."""
+        logits = self.evidence(x).float()  # (B, T, C)
+        if self.cfg.evidence_score == "energy":
+            return torch.sigmoid(torch.logsumexp(logits, dim=-1))
+        return torch.softmax(logits, dim=-1).amax(-1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, partners: torch.Tensor | None = None):
         """x (B, T, D), mask (B, T) -> (score (B, T), delta (B, T), GlobalOutput)."""
