@@ -82,7 +82,7 @@ def run(args) -> int:
     if args.gamma_as_printed:
         sel, cfg = sel.as_printed(), cfg.as_printed()
     output_folder(args.out)
-    train_selector(args.store[0] if len(args.store) == 1 else args.store, args.out, cfg, sel, HeadConfig(hidden=args.head_hidden), oracle_dir=args.oracle_dir,
+    train_selector(args.store, args.out, cfg, sel, HeadConfig(hidden=args.head_hidden), oracle_dir=args.oracle_dir,
                    classes=class_list(args.classes), progress=not args.quiet)
     print(f"checkpoint: {args.out}")
     return 0

@@ -310,12 +310,13 @@ def train_selector(
     # expensive head on every training frame (inside the action, where annotated); cross-fitted oracle
     # targets for the training videos
     inside = {v.id: _inside(v, classes) for v in train}
+    val_inside = [_inside(v, classes) for v in val]
     inside = {k: m for k, m in inside.items() if m is not None}
     choice = ""
     if inside and cfg.annotations == "auto":
         chosen, figures = choose_annotations([v.emb for v in train], [v.label for v in train],
                                              [inside.get(v.id) for v in train], [v.emb for v in val],
-                                             [v.label for v in val], [_inside(v, classes) for v in val], head_cfg,
+                                             [v.label for v in val], val_inside, head_cfg,
                                              cfg.seed)
         if "outside" in figures:
             choice = (f"; --annotations auto chose {chosen} (frames of the annotated val videos a head on every "
@@ -399,7 +400,6 @@ def train_selector(
     powers, readings = None, None
     if selector.evidence is not None:
         budgets = tuple(sorted({1, 2, cfg.val_budget}))
-        val_inside = [_inside(v, classes) for v in val]
         if cfg.evidence_score == "auto" and any(m is not None for m in val_inside):
             readings = choose_evidence_score(selector, val, val_inside, budgets, spec.light_precision)
         powers = choose_evidence_power(selector, val, budgets, spec.light_precision)
@@ -426,7 +426,7 @@ def train_selector(
         + (f"frame evidence on, reading {selector.cfg.evidence_score}"
            + (f" (val selection precision at n = {', '.join(map(str, budgets))}: "
               + ", ".join(f"{k}: {a:.3f}" for k, a in readings.items()) + ")" if readings else "")
-           + f", power {selector.cfg.evidence_power:g} (val accuracy at n = 1, 2, {cfg.val_budget}: "
+           + f", power {selector.cfg.evidence_power:g} (val accuracy at n = {', '.join(map(str, budgets))}: "
            + ", ".join(f"{k:g}: {a:.3f}" for k, a in powers.items()) + ")" if powers else "frame evidence off")
         + f", pooling {pooling} (the prediction from the surest 1/pooling of the frames; val accuracy at n = "
         + ", ".join(map(str, pooling_budgets)) + ": " + ", ".join(f"{r}: {a:.3f}" for r, a in poolings.items())
